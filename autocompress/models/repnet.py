@@ -189,9 +189,7 @@ class TemporalConv(nn.Module):
 
     def __init__(self, in_channels: int, embedding_dim: int):
         super().__init__()
-        self.conv = nn.Conv3d(
-            in_channels, embedding_dim, 3, padding=(3, 1, 1), dilation=(3, 1, 1)
-        )
+        self.conv = nn.Conv3d(in_channels, embedding_dim, 3, padding=(3, 1, 1), dilation=(3, 1, 1))
         self.bn = nn.BatchNorm3d(embedding_dim, eps=1e-3)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -266,9 +264,7 @@ class TransformerHead(nn.Module):
         self.input_projection = nn.Linear(config.tsm_channels * config.num_frames, dim)
         # One scalar per frame, broadcast over features (the authors' shape: 1 x T x 1).
         self.pos_encoding = nn.Parameter(torch.randn(1, config.num_frames, 1) * 0.02)
-        self.transformer_layer = PreNormTransformerLayer(
-            dim, config.num_heads, dim, config.dropout
-        )
+        self.transformer_layer = PreNormTransformerLayer(dim, config.num_heads, dim, config.dropout)
         self.fc1 = nn.Linear(dim, dim)
         self.fc2 = nn.Linear(dim, dim)
         self.out = nn.Linear(dim, out_features)
