@@ -69,6 +69,31 @@ def _cmd_profile(args: argparse.Namespace) -> None:
         print(f"\nplot written to {args.plot}")
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from autocompress.training.trainer import TrainingConfig, train
+
+    config = TrainingConfig(
+        preset=args.preset,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    with tqdm(total=config.steps, desc="training", unit="step") as bar:
+
+        def show(stats):
+            bar.n = stats.step
+            bar.set_postfix(loss=f"{stats.loss:.3f}", period_acc=f"{stats.period_accuracy:.2f}")
+
+        done = train(config, args.out, minutes=args.minutes, on_step=show)
+    if done is None:
+        print(f"time limit reached; run the same command again to resume from {args.out}.ckpt")
+    else:
+        print(f"weights written to {done}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autocompress",
@@ -86,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--runs", type=_positive_int, default=32)
     profile.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the shares")
     profile.set_defaults(handler=_cmd_profile)
+
+    train = commands.add_parser(
+        "train", help="train a RepNet from scratch on synthetic repetitions (resumable)"
+    )
+    train.add_argument("--preset", default=DEFAULT_PRESET)
+    train.add_argument("--out", type=Path, required=True, help="final weights file")
+    train.add_argument("--steps", type=_positive_int, default=3000)
+    train.add_argument("--minutes", type=float, help="stop after this wall time (resumable)")
+    train.add_argument("--batch-size", type=_positive_int, default=8)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=_positive_int, help="torch intra-op threads")
+    train.set_defaults(handler=_cmd_train)
     return parser
 
 

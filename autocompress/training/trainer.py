@@ -1,0 +1,186 @@
+"""Training a RepNet from scratch on synthetic repetitions, on the CPU, resumably.
+
+A run is fixed by :class:`TrainingConfig`; the learning-rate schedule and the data depend only on
+the step number, so a run interrupted and resumed from its checkpoint ends where an
+uninterrupted one would (up to floating-point non-determinism of threaded kernels).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from autocompress.errors import UserError
+from autocompress.models.repnet import PRESETS, RepNet
+from autocompress.models.weights import save_checkpoint
+from autocompress.training.clips import Batch, CurriculumConfig, training_batches
+
+__all__ = ["StepStats", "TrainingConfig", "clip_loss", "train"]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    preset: str = "repnet-s"
+    steps: int = 3000
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    # Soft period labels: neighbouring period classes share probability mass, since a period
+    # of 11 frames called 12 still counts nearly right.
+    period_label_sigma: float = 0.75
+    seed: int = 0
+    threads: int | None = None
+    workers: int = 1
+    checkpoint_every: int = 100
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+
+    def learning_rate_at(self, step: int) -> float:
+        """Linear warm-up, then cosine decay to 5% over the planned steps."""
+        if step < self.warmup_steps:
+            return self.learning_rate * (step + 1) / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        return self.learning_rate * (
+            0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        )
+
+
+@dataclass(frozen=True)
+class StepStats:
+    step: int
+    loss: float
+    period_loss: float
+    periodicity_loss: float
+    period_accuracy: float  # exact class, on periodic frames
+
+
+def _soft_period_targets(period: torch.Tensor, classes: int, sigma: float) -> torch.Tensor:
+    """Gaussian over period classes around each frame's true period (period p is class p-1)."""
+    centres = (period.clamp(min=1) - 1).unsqueeze(-1).float()
+    offsets = torch.arange(classes, dtype=torch.float32) - centres
+    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return weights / weights.sum(-1, keepdim=True)
+
+
+def clip_loss(model: RepNet, batch: Batch, sigma: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy on period length (periodic frames only) plus BCE on periodicity."""
+    period_logits, periodicity_logits, _ = model(batch.clips)
+    periodic = batch.periodic > 0.5
+    targets = _soft_period_targets(batch.period, period_logits.shape[-1], sigma)
+    per_frame = -(targets * F.log_softmax(period_logits, dim=-1)).sum(-1)
+    period_loss = (per_frame * periodic).sum() / periodic.sum().clamp(min=1)
+    periodicity_loss = F.binary_cross_entropy_with_logits(
+        periodicity_logits.squeeze(-1), batch.periodic
+    )
+    predicted = period_logits.argmax(-1) + 1
+    correct = ((predicted == batch.period) & periodic).sum() / periodic.sum().clamp(min=1)
+    loss = period_loss + periodicity_loss
+    return loss, {
+        "period_loss": float(period_loss),
+        "periodicity_loss": float(periodicity_loss),
+        "period_accuracy": float(correct),
+    }
+
+
+def _checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.name + ".ckpt")
+
+
+def _save_state(path: Path, model, optimizer, step: int, config: TrainingConfig, seconds: float):
+    """Write atomically so a kill during the write leaves the previous checkpoint intact."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "config": asdict(config),
+            "seconds": seconds,
+        },
+        partial,
+    )
+    os.replace(partial, path)
+
+
+def train(
+    config: TrainingConfig,
+    out: Path,
+    minutes: float | None = None,
+    on_step: Callable[[StepStats], None] | None = None,
+) -> Path | None:
+    """Train, checkpointing to ``OUT.ckpt``; resume from it if present.
+
+    Stops after ``config.steps`` steps (then writes the final weights to ``out`` and returns
+    it) or when ``minutes`` of wall time have passed (then returns None: run again to resume).
+    """
+    if config.preset not in PRESETS:
+        raise UserError(f"unknown preset {config.preset!r}; choose one of: {', '.join(PRESETS)}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    model = RepNet(PRESETS[config.preset])
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    step, seconds_before = 0, 0.0
+    checkpoint = _checkpoint_path(out)
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        if state["config"] != asdict(config):
+            raise UserError(
+                f"{checkpoint} belongs to a run with other settings; delete it or use the same ones"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, seconds_before = state["step"], state["seconds"]
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads or os.cpu_count() or 1)
+    started = time.monotonic()
+    deadline = started + minutes * 60 if minutes is not None else math.inf
+    cfg = model.config
+    batches = training_batches(
+        config.seed,
+        step,
+        config.batch_size,
+        cfg.num_frames,
+        cfg.image_size,
+        config.curriculum,
+        config.workers,
+    )
+    model.train()
+    try:
+        while step < config.steps and time.monotonic() < deadline:
+            for group in optimizer.param_groups:
+                group["lr"] = config.learning_rate_at(step)
+            loss, parts = clip_loss(model, next(batches), config.period_label_sigma)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            if on_step is not None:
+                on_step(StepStats(step=step, loss=float(loss), **parts))
+            if step % config.checkpoint_every == 0:
+                elapsed = seconds_before + time.monotonic() - started
+                _save_state(checkpoint, model, optimizer, step, config, elapsed)
+    finally:
+        # Also on Ctrl-C: the steps done since the last checkpoint are kept.
+        torch.set_num_threads(previous_threads)
+        elapsed = seconds_before + time.monotonic() - started
+        _save_state(checkpoint, model, optimizer, step, config, elapsed)
+    if step < config.steps:
+        return None
+    save_checkpoint(
+        model.eval(),
+        out,
+        training={**asdict(config), "seconds": round(elapsed, 1), "steps_done": step},
+    )
+    return out
