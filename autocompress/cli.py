@@ -94,6 +94,64 @@ def _cmd_train(args: argparse.Namespace) -> None:
         print(f"weights written to {done}")
 
 
+def _frame_size(text: str) -> tuple[int, int]:
+    """``WxH`` or one number for a square."""
+    width, _, height = text.lower().partition("x")
+    try:
+        return int(width), int(height or width)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT or SIZE, got {text!r}") from None
+
+
+def _cmd_data_synth(args: argparse.Namespace) -> None:
+    from autocompress.data.synthetic import SynthStyle, generate_dataset
+
+    looks = {"size": args.size, "fps": args.fps}
+    try:
+        style = SynthStyle(**{key: value for key, value in looks.items() if value is not None})
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    videos = generate_dataset(
+        args.out, args.videos, seed=args.seed, style=style, overwrite=args.overwrite, progress=True
+    )
+    counts = [video.count for video in videos]
+    frames = [video.frames for video in videos]
+    print(
+        f"wrote {len(videos)} videos ({style.size[0]}x{style.size[1]}, {style.fps} fps, "
+        f"{min(frames)}-{max(frames)} frames, {min(counts)}-{max(counts)} repetitions) "
+        f"to {args.out}/videos and {args.out}/annotations"
+    )
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    import json
+
+    from autocompress.data.quva import QuvaDataset, Subset
+    from autocompress.evaluators.accuracy import evaluate_counts
+    from autocompress.models.weights import load_model
+
+    if args.seed is not None and args.limit is None:
+        raise UserError("--seed picks a random subset and needs --limit")
+    model, source = load_model(args.preset, args.weights)
+    dataset = QuvaDataset(args.data)
+    subset = Subset(args.limit, args.seed) if args.limit else None
+    report = evaluate_counts(model, dataset, subset=subset)
+    if args.json:
+        print(json.dumps({"preset": args.preset, "weights": source, **report.to_dict()}, indent=2))
+        return
+    size = model.config.image_size
+    print(f"preset {args.preset} ({source}), {size}x{size} frames, data {args.data}\n")
+    width = max(len("video"), *(len(v.name) for v in report.videos))
+    print(f"{'video':<{width}}{'true':>7}{'pred':>7}{'error':>8}")
+    for video in report.videos:
+        error = video.pred - video.true
+        print(f"{video.name:<{width}}{video.true:>7}{video.pred:>7}{error:>+8}")
+    for skipped in report.skipped:
+        print(f"{skipped.name:<{width}}   skipped: {skipped.reason}")
+    print(f"\nMAE {report.mae:.3f}   OBO {report.obo:.3f}   ({report.n_videos} videos", end="")
+    print(f", {len(report.skipped)} skipped)" if report.skipped else ")")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autocompress",
@@ -123,6 +181,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=_positive_int, help="torch intra-op threads")
     train.set_defaults(handler=_cmd_train)
+
+    data = commands.add_parser("data", help="repetition video sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    synth = data_commands.add_parser(
+        "synth", help="write synthetic repetition videos + annotations in the QUVA layout"
+    )
+    synth.add_argument("--out", type=Path, required=True, help="directory to write")
+    synth.add_argument("--videos", type=_positive_int, default=20)
+    synth.add_argument("--seed", type=_non_negative_int, default=0)
+    synth.add_argument("--size", type=_frame_size, metavar="WxH", help="frame size (160x120)")
+    synth.add_argument("--fps", type=_positive_int, help="frame rate (25)")
+    synth.add_argument("--overwrite", action="store_true", help="replace existing videos in --out")
+    synth.set_defaults(handler=_cmd_data_synth)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="count repetitions in a QUVA-layout set; report MAE and OBO"
+    )
+    evaluate.add_argument("--data", type=Path, required=True, help="videos/ + annotations/ dir")
+    _add_model_options(evaluate)
+    evaluate.add_argument("--limit", type=_positive_int, help="only the first K videos")
+    evaluate.add_argument("--seed", type=int, help="with --limit: a fixed random K instead")
+    evaluate.add_argument("--json", action="store_true", help="print a JSON object instead")
+    evaluate.set_defaults(handler=_cmd_evaluate)
     return parser
 
 
