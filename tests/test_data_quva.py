@@ -1,0 +1,196 @@
+"""The QUVA-layout reader: decoding any container, the cache, and every kind of bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import av
+import numpy as np
+import pytest
+
+from autocompress.data.cache import CACHE_ENV, VideoCache, default_cache_dir
+from autocompress.data.decode import UnreadableVideo, decode_video
+from autocompress.data.quva import QuvaDataset, Subset
+from autocompress.data.synthetic import SynthStyle, generate_dataset
+from autocompress.errors import UserError
+
+TINY = SynthStyle(size=(48, 32), fps=10, frames=(24, 48), periods=(3.0, 8.0))
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    generate_dataset(root, 3, seed=0, style=TINY)
+    return root
+
+
+@pytest.fixture
+def tiny_copy(tiny_set, tmp_path):
+    """A copy the test may break."""
+    return shutil.copytree(tiny_set, tmp_path / "set")
+
+
+def test_reads_every_video_with_its_count(tiny_set, tmp_path):
+    dataset = QuvaDataset(tiny_set, cache=tmp_path / "cache")
+    assert len(dataset) == 3
+    assert [item.name for item in dataset] == sorted(item.name for item in dataset)
+    for item in dataset:
+        assert item.count == len(np.load(item.annotation))
+        frames = dataset.frames(item, 64)
+        with av.open(str(item.video)) as container:
+            assert frames.shape == (container.streams.video[0].frames, 3, 64, 64)
+        assert frames.dtype.is_floating_point
+        assert -1 <= frames.min() < frames.max() <= 1
+
+
+def test_odd_resolution_and_frame_rate(tmp_path):
+    style = SynthStyle(size=(97, 71), fps=13, frames=(20, 30), periods=(3.0, 6.0))
+    generate_dataset(tmp_path, 1, seed=2, style=style)
+    (video,) = (tmp_path / "videos").iterdir()
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.average_rate) == (97, 71, 13)
+    dataset = QuvaDataset(tmp_path, cache=False)
+    frames = dataset.frames(dataset.items[0], 64)
+    assert frames.shape[1:] == (3, 64, 64) and frames.shape[0] >= 20
+
+
+def test_any_container_and_codec(tmp_path):
+    """MPEG-4 part 2 in AVI, 40x30 at 7 fps: whatever FFmpeg reads."""
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "annotations").mkdir()
+    with av.open(str(tmp_path / "videos" / "000_blink.avi"), "w") as output:
+        stream = output.add_stream("mpeg4", rate=7)
+        stream.width, stream.height, stream.pix_fmt = 40, 30, "yuv420p"
+        for index in range(21):
+            image = np.full((30, 40, 3), 255 * (index % 7 < 3), np.uint8)
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        output.mux(stream.encode())
+    np.save(tmp_path / "annotations" / "000_blink.npy", np.array([6, 13, 20]))
+    dataset = QuvaDataset(tmp_path, cache=False)
+    frames = dataset.frames(dataset.items[0], 32)
+    assert frames.shape == (21, 3, 32, 32) and dataset.items[0].count == 3
+    assert frames[0].mean() > 0.9 and frames[4].mean() < -0.9  # white, then black
+
+
+def test_cache_decodes_once_and_survives_damage(tiny_set, tmp_path):
+    cache = VideoCache(tmp_path)
+    video = next((tiny_set / "videos").iterdir())
+    first = cache.load(video, 32, decode_video)
+    entry = cache.entry(video, 32)
+    assert entry.is_file() and np.load(entry).dtype == np.uint8
+
+    def must_not_decode(*_):
+        raise AssertionError("decoded although cached")
+
+    assert np.array_equal(cache.load(video, 32, must_not_decode), first)
+    assert not list(tmp_path.rglob("*.partial"))
+    assert cache.entry(video, 48) != entry  # the size is part of the key
+
+    entry.write_bytes(b"not numpy")  # damaged: decoded again and replaced
+    assert np.array_equal(cache.load(video, 32, decode_video), first)
+    shutil.rmtree(tmp_path / "videos")  # deleted: decoded again
+    assert np.array_equal(cache.load(video, 32, decode_video), first)
+
+
+def test_cache_key_follows_file_content(tiny_copy, tmp_path):
+    cache = VideoCache(tmp_path)
+    first, second = sorted((tiny_copy / "videos").iterdir())[:2]
+    before = cache.entry(first, 32)
+    shutil.copyfile(second, first)
+    assert cache.entry(first, 32) == cache.entry(second, 32) != before
+
+
+def test_default_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    monkeypatch.delenv(CACHE_ENV)
+    assert default_cache_dir().name == "autocompress"
+
+
+def test_subsets(tiny_set):
+    dataset = QuvaDataset(tiny_set, cache=False)
+    assert dataset.select(None) == dataset.items
+    assert dataset.select(2) == dataset.items[:2]
+    assert dataset.select(Subset(9)) == dataset.items
+    picked = dataset.select(Subset(2, seed=4))
+    assert picked == dataset.select(Subset(2, seed=4)) and len(picked) == 2
+    assert list(picked) == sorted(picked, key=lambda item: item.name)
+    with pytest.raises(ValueError):
+        Subset(0)
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        QuvaDataset(tmp_path / "nowhere")
+
+
+def test_directory_without_the_layout(tmp_path):
+    (tmp_path / "videos").mkdir()
+    with pytest.raises(UserError, match="annotations/"):
+        QuvaDataset(tmp_path)
+
+
+def test_empty_directory(tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "videos" / ".DS_Store").write_bytes(b"")  # hidden files are not videos
+    with pytest.raises(UserError, match="no videos"):
+        QuvaDataset(tmp_path)
+
+
+def test_video_without_annotation_and_the_reverse(tiny_copy):
+    first, second = sorted((tiny_copy / "annotations").iterdir())[:2]
+    first.unlink()
+    (tiny_copy / "videos" / f"{second.stem}.mp4").unlink()
+    with pytest.raises(UserError) as caught:
+        QuvaDataset(tiny_copy)
+    message = str(caught.value)
+    assert f"videos without annotation: {first.stem}" in message
+    assert f"annotations without video: {second.stem}" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (np.array([[3, 6], [9, 12]]), "1-D array of integer"),
+        (np.array([2.5, 7.0]), "1-D array of integer"),
+        (np.array(["a", "b"]), "1-D array of integer"),
+        (np.array([], dtype=np.int64), "no repetition"),
+        (np.array([-1, 5]), "negative"),
+    ],
+)
+def test_bad_annotation(tiny_copy, content, match):
+    annotation = sorted((tiny_copy / "annotations").iterdir())[0]
+    np.save(annotation, content)
+    with pytest.raises(UserError, match=match) as caught:
+        QuvaDataset(tiny_copy)
+    assert annotation.name in str(caught.value)
+
+
+def test_unreadable_annotation(tiny_copy):
+    annotation = sorted((tiny_copy / "annotations").iterdir())[0]
+    annotation.write_text("17 repetitions")
+    with pytest.raises(UserError, match=f"cannot read annotation .*{annotation.name}"):
+        QuvaDataset(tiny_copy)
+
+
+def test_whole_float_annotations_are_accepted(tiny_copy):
+    annotation = sorted((tiny_copy / "annotations").iterdir())[0]
+    np.save(annotation, np.array([4.0, 9.0, 14.0]))
+    assert QuvaDataset(tiny_copy, cache=False).items[0].count == 3
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_unreadable_video(tiny_copy, damage):
+    video = sorted((tiny_copy / "videos").iterdir())[0]
+    data = video.read_bytes()
+    video.write_bytes(
+        {"garbage": b"\x00junk" * 100, "truncated": data[: len(data) // 2], "empty": b""}[damage]
+    )
+    dataset = QuvaDataset(tiny_copy, cache=False)  # opening is fine: the layout is right
+    with pytest.raises(UnreadableVideo, match=video.name):
+        dataset.frames(dataset.items[0], 32)
