@@ -1,0 +1,42 @@
+"""Compression techniques as data (torchao style): a step dataclass per technique, applied by
+:func:`apply`; a :class:`Pipeline` is an ordered list of steps that round-trips through YAML."""
+
+from autocompress.compression.layers import (
+    decomposable_layers,
+    prunable_groups,
+    quantizable_layers,
+)
+from autocompress.compression.pipeline import (
+    Pipeline,
+    apply,
+    apply_pipeline,
+    register_transform,
+)
+from autocompress.compression.steps import (
+    PipelineError,
+    PrunedLayer,
+    PruneStep,
+    QuantizedLayer,
+    QuantizeStep,
+    StepReport,
+    TensorizedLayer,
+    TensorizeStep,
+)
+
+__all__ = [
+    "Pipeline",
+    "PipelineError",
+    "PruneStep",
+    "PrunedLayer",
+    "QuantizeStep",
+    "QuantizedLayer",
+    "StepReport",
+    "TensorizeStep",
+    "TensorizedLayer",
+    "apply",
+    "apply_pipeline",
+    "decomposable_layers",
+    "prunable_groups",
+    "quantizable_layers",
+    "register_transform",
+]

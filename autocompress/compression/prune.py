@@ -160,7 +160,7 @@ def prune(model: nn.Module, step: PruneStep, calibration: torch.Tensor | None = 
     notes = _check_achieved(layers, {t[1]: t[5] for t in targets})
     params_after = sum(p.numel() for p in model.parameters())
     seconds = time.perf_counter() - start
-    return StepReport(step, layers, params_before, params_after, seconds, notes)
+    return StepReport(step, layers, params_before, params_after, seconds, notes, model=model)
 
 
 def _check_achieved(layers: tuple[PrunedLayer, ...], expected: dict[str, int]) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from torch import nn
+
 from autocompress.errors import UserError
 
 __all__ = [
@@ -167,14 +169,18 @@ class QuantizedLayer:
 
 @dataclass(frozen=True)
 class StepReport:
-    """Per-layer facts of one applied step, checked against the model after the step."""
+    """Per-layer facts of one applied step, checked against the model after the step.
+
+    ``model`` is the model after the step: the same object for in-place steps, a new one where
+    the backend builds one (static quantization)."""
 
     step: Step
     layers: tuple[PrunedLayer | TensorizedLayer | QuantizedLayer, ...]
     params_before: int
     params_after: int
     seconds: float
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     @property
     def technique(self) -> str:

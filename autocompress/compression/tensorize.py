@@ -175,5 +175,5 @@ def tensorize(
             notes.append(f"{name}: rank {ranks} leaves {after:,} parameters (had {before:,})")
     return StepReport(
         step, tuple(layers), params_before, _parameters(model), time.perf_counter() - start,
-        tuple(notes),
+        tuple(notes), model=model,
     )
