@@ -152,6 +152,58 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(f", {len(report.skipped)} skipped)" if report.skipped else ")")
 
 
+def _calibration_clips(model, count: int):
+    from autocompress.compression.calibration import random_clips
+
+    print(f"calibration: {count} random clips in [-1, 1] (no videos given)")
+    return random_clips(model, count)
+
+
+def _cmd_apply(args: argparse.Namespace) -> None:
+    from autocompress.compression import Pipeline, apply_pipeline
+    from autocompress.evaluators.latency import TimingProtocol, measure
+    from autocompress.evaluators.size import artifact_size_mib, save_artifact
+    from autocompress.models.weights import load_model
+
+    if not args.pipeline.is_file():
+        raise UserError(f"pipeline file not found: {args.pipeline}")
+    pipeline = Pipeline.from_yaml(args.pipeline.read_text())
+    model, source = load_model(args.preset, args.weights)
+    print(f"preset {args.preset} ({source}), pipeline {args.pipeline}: {len(pipeline.steps)} steps")
+    calibration = _calibration_clips(model, args.calibration_clips)
+    compressed, reports = apply_pipeline(model, pipeline, calibration)
+    for report in reports:
+        print(report)
+    example = calibration[:1]
+    size = save_artifact(compressed, example, args.out)
+    baseline_size = artifact_size_mib(model, example)
+    protocol = TimingProtocol(warmup=args.warmup, runs=args.runs, threads=args.threads)
+    baseline = measure(lambda: model(example), protocol)
+    timed = measure(lambda: compressed(example), protocol)
+    print(f"\nwrote {args.out}")
+    print(f"{'':<12}{'size MiB':>10}{'median ms':>11}")
+    print(f"{'baseline':<12}{baseline_size:>10.2f}{baseline.median_ms:>11.1f}")
+    print(f"{'compressed':<12}{size:>10.2f}{timed.median_ms:>11.1f}")
+    print(
+        f"size x{size / baseline_size:.3f}, latency x{timed.median_ms / baseline.median_ms:.3f} "
+        f"(batch 1, {protocol.warmup} warm-up + {protocol.runs} timed runs, "
+        f"threads {args.threads or 'default'})"
+    )
+
+
+def _cmd_sqnr(args: argparse.Namespace) -> None:
+    from autocompress.analysis.sqnr import layer_sqnr
+    from autocompress.models.weights import load_model
+
+    model, source = load_model(args.preset, args.weights)
+    print(f"preset {args.preset} ({source}): every quantizable layer static int8 (FX, x86)")
+    results = layer_sqnr(model, _calibration_clips(model, args.calibration_clips))
+    width = max(len(r.name) for r in results)
+    print(f"\n{'layer':<{width}}  {'SQNR dB':>8}  int8 module")
+    for result in results:
+        print(f"{result.name:<{width}}  {result.sqnr_db:>8.1f}  {result.quantized_type}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autocompress",
@@ -204,6 +256,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, help="with --limit: a fixed random K instead")
     evaluate.add_argument("--json", action="store_true", help="print a JSON object instead")
     evaluate.set_defaults(handler=_cmd_evaluate)
+
+    apply = commands.add_parser(
+        "apply", help="apply a hand-written compression pipeline (YAML); write the artifact"
+    )
+    apply.add_argument("pipeline", type=Path, metavar="PIPELINE.yaml")
+    apply.add_argument("--out", type=Path, required=True, help="TorchScript file to write")
+    _add_model_options(apply)
+    apply.add_argument("--calibration-clips", type=_positive_int, default=2)
+    apply.add_argument("--threads", type=_positive_int, help="torch intra-op threads")
+    apply.add_argument("--warmup", type=_non_negative_int, default=2)
+    apply.add_argument("--runs", type=_positive_int, default=5)
+    apply.set_defaults(handler=_cmd_apply)
+
+    sqnr = commands.add_parser(
+        "sqnr", help="per-layer SQNR of a fully int8 model vs float, highest first"
+    )
+    _add_model_options(sqnr)
+    sqnr.add_argument("--calibration-clips", type=_positive_int, default=2)
+    sqnr.set_defaults(handler=_cmd_sqnr)
     return parser
 
 
