@@ -55,22 +55,39 @@ def test_odd_resolution_and_frame_rate(tmp_path):
     assert frames.shape[1:] == (3, 64, 64) and frames.shape[0] >= 20
 
 
+def _write(path, frames, codec, rate, **container_options):
+    """Encode RGB frames with PyAV directly, for containers the generator does not write."""
+    height, width = frames.shape[1:3]
+    with av.open(str(path), "w", options=container_options) as output:
+        stream = output.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for image in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        output.mux(stream.encode())
+
+
 def test_any_container_and_codec(tmp_path):
     """MPEG-4 part 2 in AVI, 40x30 at 7 fps: whatever FFmpeg reads."""
     (tmp_path / "videos").mkdir()
     (tmp_path / "annotations").mkdir()
-    with av.open(str(tmp_path / "videos" / "000_blink.avi"), "w") as output:
-        stream = output.add_stream("mpeg4", rate=7)
-        stream.width, stream.height, stream.pix_fmt = 40, 30, "yuv420p"
-        for index in range(21):
-            image = np.full((30, 40, 3), 255 * (index % 7 < 3), np.uint8)
-            output.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        output.mux(stream.encode())
+    blinks = np.array([np.full((30, 40, 3), 255 * (i % 7 < 3), np.uint8) for i in range(21)])
+    _write(tmp_path / "videos" / "000_blink.avi", blinks, "mpeg4", 7)
     np.save(tmp_path / "annotations" / "000_blink.npy", np.array([6, 13, 20]))
     dataset = QuvaDataset(tmp_path, cache=False)
     frames = dataset.frames(dataset.items[0], 32)
     assert frames.shape == (21, 3, 32, 32) and dataset.items[0].count == 3
     assert frames[0].mean() > 0.9 and frames[4].mean() < -0.9  # white, then black
+
+
+def test_cut_off_video_with_index_up_front(tmp_path):
+    """A 'faststart' mp4 cut in half still opens; too few frames decode, so it is refused."""
+    noise = np.random.default_rng(0).integers(0, 255, (60, 32, 48, 3), dtype=np.uint8)
+    whole, cut = tmp_path / "whole.mp4", tmp_path / "cut.mp4"
+    _write(whole, noise, "libx264", 25, movflags="faststart")
+    assert decode_video(whole, 32).shape[0] == 60
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(UnreadableVideo, match="truncated"):
+        decode_video(cut, 32)
 
 
 def test_cache_decodes_once_and_survives_damage(tiny_set, tmp_path):
