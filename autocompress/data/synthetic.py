@@ -320,9 +320,9 @@ def _actor(
         alternate_color=_color(rng, style, _contrasting(rng, background_value)),
     )
     _MOTIONS[motion](rng, phase, pose)
-    extra = rng.choice(["pulse", "hue", "none"])
-    if extra != motion and extra in _MOTIONS and rng.random() < 0.5:
-        _MOTIONS[extra](rng, phase, pose)
+    modulations = [name for name in ("pulse", "hue") if name in style.motions and name != motion]
+    if modulations and rng.random() < 0.5:  # a second change in the same rhythm
+        _MOTIONS[str(rng.choice(modulations))](rng, phase, pose)
     return _Sprite(shape, pose.center, pose.angle, pose.radius, pose.color)
 
 
