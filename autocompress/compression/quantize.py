@@ -67,7 +67,10 @@ def static_quantize(
         mapping = mapping.set_module_name(name, qconfig)
     with quantized_engine(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # said once in the module docstring
-        prepared = prepare_fx(model.eval(), mapping, (example_input(model, calibration),))
+        # prepare_fx marks the modules it is given (qconfig attributes): work on a copy.
+        prepared = prepare_fx(
+            copy.deepcopy(model).eval(), mapping, (example_input(model, calibration),)
+        )
         for clip in calibration.split(1):
             prepared(clip)
         converted = convert_fx(copy.deepcopy(prepared))  # convert_fx consumes its input
