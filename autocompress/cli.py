@@ -204,6 +204,66 @@ def _cmd_sqnr(args: argparse.Namespace) -> None:
         print(f"{result.name:<{width}}  {result.sqnr_db:>8.1f}  {result.quantized_type}")
 
 
+def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "preset": args.preset,
+        "weights": str(args.weights) if args.weights else None,
+        "data.path": str(args.data) if args.data else None,
+        "trials": args.trials,
+        "budget_ms": args.budget_ms,
+        "sampler": args.sampler,
+        "seed": args.seed,
+        "objectives": tuple(args.objectives.split(",")) if args.objectives else None,
+        "latency.threads": args.threads,
+        "data.subset": args.subset,
+    }
+
+
+def _cmd_search(args: argparse.Namespace) -> None:
+    from autocompress.search.config import resolve_study_config
+    from autocompress.search.pareto import format_front
+    from autocompress.search.runner import run_search
+
+    config = resolve_study_config(args.study, args.config, _study_overrides(args))
+    budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
+    print(f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
+          f"sampler {config.sampler}, objectives {', '.join(config.objectives)}")
+    outcome = run_search(config, args.storage, args.run_dir, progress=not args.no_progress)
+    print(f"\n{outcome.finished_here} trials run here; feasible Pareto front:")
+    print(format_front(outcome.study))
+
+
+def _cmd_pareto(args: argparse.Namespace) -> None:
+    from autocompress.search.pareto import format_front, plot_front
+    from autocompress.search.study import load_existing_study
+
+    study = load_existing_study(args.study or "default", args.storage, args.run_dir)
+    print(format_front(study))
+    plot = args.plot or args.run_dir / f"{study.study_name}-pareto.png"
+    for path in plot_front(study, plot):
+        print(f"plot written to {path}")
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from autocompress.search.config import study_config_from_dict
+    from autocompress.search.context import build_context
+    from autocompress.search.export import export_trial, exportable_trial
+    from autocompress.search.study import load_existing_study, stored_config
+
+    study = load_existing_study(args.study or "default", args.storage, args.run_dir)
+    exportable_trial(study, args.trial)  # refuse early, before building anything
+    context = build_context(study_config_from_dict(stored_config(study)), args.run_dir, study)
+    result = export_trial(study, args.trial, context, args.out)
+    print(f"TorchScript artifact: {result.torchscript}")
+    print(f"torch.export program: {result.exported_program or result.note}")
+    print(f"metrics: {result.metrics_file}")
+    print(f"{'':<16}{'trial':>10}{'re-measured':>13}")
+    for key, value in result.trial_metrics.items():
+        again = result.measured.get(key)
+        shown = [f"{v:.3f}" if isinstance(v, float) else "-" for v in (value, again)]
+        print(f"{key:<16}{shown[0]:>10}{shown[1]:>13}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autocompress",
@@ -275,6 +335,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(sqnr)
     sqnr.add_argument("--calibration-clips", type=_positive_int, default=2)
     sqnr.set_defaults(handler=_cmd_sqnr)
+
+    def study_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--study", help="study name (default: the study file's, or default)")
+        parser.add_argument("--storage", help="Optuna storage URL, or journal:PATH "
+                            "(default: SQLite under --run-dir)")
+        parser.add_argument("--run-dir", type=Path, default=Path("runs"),
+                            help="where studies, videos and plots live (default: ./runs)")
+
+    search = commands.add_parser("search", help="search compression pipelines (resumes a study)")
+    study_options(search)
+    search.add_argument("--config", type=Path, help="study YAML (default: studies/STUDY.yaml)")
+    search.add_argument("--trials", type=_positive_int, help="the study's total trial count")
+    search.add_argument("--budget-ms", type=float, help="latency budget (trials over it are "
+                        "infeasible)")
+    search.add_argument("--preset")
+    search.add_argument("--weights", type=Path)
+    search.add_argument("--data", type=Path, help="QUVA-layout evaluation videos")
+    search.add_argument("--sampler", help="tpe, nsga2, gp or random")
+    search.add_argument("--seed", type=int)
+    search.add_argument("--objectives", help="comma-separated subset of latency,size,mae,obo")
+    search.add_argument("--threads", type=_positive_int, help="threads for latency timing")
+    search.add_argument("--subset", type=_positive_int, help="score only the first N videos")
+    search.add_argument("--no-progress", action="store_true")
+    search.set_defaults(handler=_cmd_search)
+
+    pareto = commands.add_parser("pareto", help="the feasible Pareto front: table and plots")
+    study_options(pareto)
+    pareto.add_argument("--plot", type=Path, help="PNG path (default: RUN_DIR/STUDY-pareto.png)")
+    pareto.set_defaults(handler=_cmd_pareto)
+
+    export = commands.add_parser("export", help="rebuild a trial's model and write it out")
+    study_options(export)
+    export.add_argument("--trial", type=int, required=True)
+    export.add_argument("--out", type=Path, required=True, help="output directory")
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 

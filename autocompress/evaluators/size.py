@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["MIB", "artifact_size_mib", "save_artifact", "script_artifact"]
+__all__ = ["MIB", "artifact_size_mib", "save_artifact", "script_artifact", "serialize"]
 
 MIB = 2**20
 
@@ -26,18 +26,19 @@ def script_artifact(model: nn.Module, example_input: torch.Tensor) -> torch.jit.
     return scripted
 
 
-def _serialize(scripted: torch.jit.ScriptModule) -> bytes:
+def serialize(scripted: torch.jit.ScriptModule) -> bytes:
+    """The artifact as written to disk; its length is the model size."""
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
     return buffer.getvalue()
 
 
 def artifact_size_mib(model: nn.Module, example_input: torch.Tensor) -> float:
-    return len(_serialize(script_artifact(model, example_input))) / MIB
+    return len(serialize(script_artifact(model, example_input))) / MIB
 
 
 def save_artifact(model: nn.Module, example_input: torch.Tensor, path: str | Path) -> float:
     """Write the deployable artifact to ``path``; returns its size in MiB."""
-    data = _serialize(script_artifact(model, example_input))
+    data = serialize(script_artifact(model, example_input))
     Path(path).write_bytes(data)
     return len(data) / MIB

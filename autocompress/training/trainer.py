@@ -83,9 +83,9 @@ def clip_loss(model: RepNet, batch: Batch, sigma: float) -> tuple[torch.Tensor, 
     correct = ((predicted == batch.period) & periodic).sum() / periodic.sum().clamp(min=1)
     loss = period_loss + periodicity_loss
     return loss, {
-        "period_loss": float(period_loss),
-        "periodicity_loss": float(periodicity_loss),
-        "period_accuracy": float(correct),
+        "period_loss": period_loss.item(),
+        "periodicity_loss": periodicity_loss.item(),
+        "period_accuracy": correct.item(),
     }
 
 
@@ -167,7 +167,7 @@ def train(
             optimizer.step()
             step += 1
             if on_step is not None:
-                on_step(StepStats(step=step, loss=float(loss), **parts))
+                on_step(StepStats(step=step, loss=loss.item(), **parts))
             if step % config.checkpoint_every == 0:
                 elapsed = seconds_before + time.monotonic() - started
                 _save_state(checkpoint, model, optimizer, step, config, elapsed)

@@ -1,0 +1,44 @@
+"""A machine-wide reader/writer lock: timing runs alone, everything else may run together.
+
+Search workers on one machine hold the lock *shared* while they compress or count, and
+*exclusive* while they measure latency, so no timing ever overlaps other work of the search
+(on a 2-core machine, one busy neighbour doubles a measured latency).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["MachineLock", "default_lock_path"]
+
+
+def default_lock_path() -> Path:
+    root = Path(os.environ.get("AUTOCOMPRESS_CACHE", Path.home() / ".cache" / "autocompress"))
+    return root / "measure.lock"
+
+
+class MachineLock:
+    def __init__(self, path: Path | None = None):
+        self.path = path or default_lock_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _held(self, mode: int) -> Iterator[None]:
+        with open(self.path, "a+b") as handle:
+            fcntl.flock(handle, mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def shared(self) -> contextlib.AbstractContextManager[None]:
+        """For work that may run beside other work, but never beside a timing."""
+        return self._held(fcntl.LOCK_SH)
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """For a timing: waits until no other worker is busy, and keeps them waiting."""
+        return self._held(fcntl.LOCK_EX)

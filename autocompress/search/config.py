@@ -1,0 +1,215 @@
+"""A study definition: which model, which videos, which objectives, which search space.
+
+Studies are YAML files (``studies/*.yaml``); every key maps onto a field of a frozen dataclass
+below, and an unknown or mistyped key is refused with its dotted path, so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from autocompress.errors import UserError
+
+__all__ = [
+    "OBJECTIVES",
+    "DataConfig",
+    "LatencyConfig",
+    "SpaceConfig",
+    "StudyConfig",
+    "builtin_study",
+    "load_study_config",
+    "resolve_study_config",
+    "study_config_from_dict",
+]
+
+OBJECTIVES = ("latency", "size", "mae", "obo")
+ORDERS = ("", "P", "T", "Q", "PT", "TP", "PQ", "TQ", "PTQ", "TPQ")
+# The repository's ``studies/`` folder (the package is installed in development mode).
+STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Evaluation videos: a QUVA-layout directory, or synthetic ones generated on first use."""
+
+    path: str | None = None  # None: generate ``synthetic_videos`` under the run directory
+    synthetic_videos: int | None = 24  # None: this study needs real videos (``path``)
+    synthetic_seed: int = 1000  # never used by training (training seeds are < 1000)
+    subset: int | None = None  # score only the first N videos (cheap estimate)
+    calibration_clips: int = 8  # clips cut from the videos for static quantization
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    batch_size: int = 1
+    threads: int | None = 1  # mimic a small target device; None: torch's default
+    warmup: int = 5
+    runs: int = 15
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """Bounds of the search space; a study file narrows or widens them."""
+
+    orders: tuple[str, ...] = ORDERS
+    prune_groups: tuple[str, ...] | None = None  # None: every prunable group of the model
+    prune_ratio: tuple[float, float] = (0.0, 0.7)
+    prune_round_to: int | None = None
+    tensorize_layers: tuple[str, ...] | None = None  # None: every decomposable layer
+    tensorize_methods: tuple[str, ...] = ("tucker", "cp")
+    rank_fraction: tuple[float, float] = (0.05, 0.7)
+    allow_vbmf: bool = True
+    quantize_by: str = "sqnr"  # "sqnr": threshold over the SQNR ranking; "layer": per layer
+    sqnr_threshold_db: tuple[float, float] = (5.0, 40.0)
+
+    def __post_init__(self) -> None:
+        bad = [o for o in self.orders if o not in ORDERS]
+        if bad or not self.orders:
+            raise UserError(
+                f"space.orders: {bad or 'empty'}; allowed: {', '.join(map(repr, ORDERS))}"
+            )
+        for name in ("prune_ratio", "rank_fraction", "sqnr_threshold_db"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise UserError(f"space.{name}: lower bound {low} is above upper bound {high}")
+        if not (self.prune_ratio[0] >= 0 and self.prune_ratio[1] < 1):
+            raise UserError(f"space.prune_ratio must lie in [0, 1), got {self.prune_ratio}")
+        if not (self.rank_fraction[0] > 0 and self.rank_fraction[1] <= 1):
+            raise UserError(f"space.rank_fraction must lie in (0, 1], got {self.rank_fraction}")
+        if self.quantize_by not in ("sqnr", "layer"):
+            raise UserError(
+                f"space.quantize_by must be 'sqnr' or 'layer', got {self.quantize_by!r}"
+            )
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str = "default"
+    preset: str = "repnet-s"
+    weights: str | None = None  # None: the preset's shipped weights
+    objectives: tuple[str, ...] = OBJECTIVES
+    budget_ms: float | None = None
+    max_mae_increase: float | None = None  # optional accuracy constraint vs the baseline
+    sampler: str = "tpe"
+    seed: int | None = 0
+    trials: int = 200
+    data: DataConfig = field(default_factory=DataConfig)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+
+    def __post_init__(self) -> None:
+        unknown = [o for o in self.objectives if o not in OBJECTIVES]
+        if unknown or not self.objectives:
+            raise UserError(
+                f"objectives: {unknown or 'empty'}; choose from {', '.join(OBJECTIVES)}"
+            )
+        if self.budget_ms is not None and self.budget_ms <= 0:
+            raise UserError(f"budget_ms must be positive, got {self.budget_ms}")
+        if self.trials < 1:
+            raise UserError(f"trials must be at least 1, got {self.trials}")
+
+
+def _convert(value: object, annotation: object, path: str) -> object:
+    """Check ``value`` against a field's type (YAML lists become tuples), naming ``path``."""
+    origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, path)
+            except UserError as error:
+                errors.append(str(error))
+        raise UserError(errors[0])
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise UserError(f"{path}: expected a list, got {value!r}")
+        args = typing.get_args(annotation)
+        item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
+        if len(item_types) != len(value):
+            raise UserError(f"{path}: expected {len(item_types)} items, got {len(value)}")
+        return tuple(
+            _convert(v, t, f"{path}[{i}]")
+            for i, (v, t) in enumerate(zip(value, item_types, strict=True))
+        )
+    if dataclasses.is_dataclass(annotation):
+        return _build(annotation, value, path)
+    if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, str, bool) and type(value) is annotation:
+        return value
+    raise UserError(
+        f"{path}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}"
+    )
+
+
+def _build(cls: type, values: object, path: str) -> object:
+    if not isinstance(values, dict):
+        raise UserError(f"{path or 'study'}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        where = f"{path}." if path else ""
+        raise UserError(f"unknown key {where}{unknown[0]}; allowed: {', '.join(sorted(names))}")
+    kwargs = {
+        key: _convert(value, hints[key], f"{path}.{key}" if path else key)
+        for key, value in values.items()
+    }
+    return cls(**kwargs)
+
+
+def load_study_config(path: str | Path) -> StudyConfig:
+    """Read a study YAML file, or :class:`UserError` naming the offending key."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"study file not found: {path}")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"study file {path} is not valid YAML: {error}") from error
+    return _build(StudyConfig, values, "")
+
+
+def builtin_study(name: str) -> Path | None:
+    """The study file called ``name``: ``studies/NAME.yaml`` here, else in the repository."""
+    for folder in (Path("studies"), STUDIES_DIR):
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
+def study_config_from_dict(values: dict) -> StudyConfig:
+    """The inverse of ``dataclasses.asdict`` for a stored study definition."""
+    return _build(StudyConfig, values, "")
+
+
+def resolve_study_config(
+    name: str | None, file: str | Path | None, overrides: dict[str, object]
+) -> StudyConfig:
+    """The definition a ``search`` run uses: ``file`` if given, else ``studies/NAME.yaml`` if
+    it exists, else the defaults; then the command line's ``overrides`` (dotted keys like
+    ``data.path``; None means not given)."""
+    path = Path(file) if file else builtin_study(name or "default")
+    config = load_study_config(path) if path else StudyConfig()
+    values = dataclasses.asdict(config)
+    if name:
+        values["name"] = name
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section, _, field_name = key.rpartition(".")
+        (values[section] if section else values)[field_name] = value
+    return study_config_from_dict(values)

@@ -1,0 +1,126 @@
+"""Everything a worker builds once and every trial reuses: the base model, the evaluation
+videos, calibration clips, the layer catalog with its SQNR ranking, and the cost evaluator."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import torch
+from torch import nn
+
+from autocompress.compression import Pipeline, StepReport, apply_pipeline
+from autocompress.data.quva import QuvaDataset
+from autocompress.data.synthetic import generate_dataset
+from autocompress.errors import UserError
+from autocompress.evaluators.cost import CostEvaluator
+from autocompress.evaluators.exclusive import MachineLock
+from autocompress.evaluators.latency import TimingProtocol
+from autocompress.models.counting import chunk_indices
+from autocompress.models.weights import load_model
+from autocompress.search.config import StudyConfig
+from autocompress.spaces.pipeline_space import LayerCatalog
+
+__all__ = ["SearchContext", "build_context", "compress"]
+
+
+def compress(
+    model: nn.Module, pipeline: Pipeline, calibration: torch.Tensor
+) -> tuple[nn.Module, list[StepReport]]:
+    """The compressed copy of ``model``; an empty pipeline is the baseline, a plain copy."""
+    if not pipeline.steps:
+        return copy.deepcopy(model).eval(), []
+    compressed, reports = apply_pipeline(model, pipeline, calibration)
+    return compressed.eval(), reports
+
+
+def _evaluation_videos(config: StudyConfig, run_dir: Path) -> QuvaDataset:
+    data = config.data
+    if data.path is not None:
+        return QuvaDataset(data.path)
+    if data.synthetic_videos is None:
+        raise UserError(f"study {config.name!r} evaluates on real videos: give --data DIR")
+    folder = run_dir / f"videos-{data.synthetic_videos}-seed{data.synthetic_seed}"
+    if not (folder / "annotations").is_dir():
+        print(f"generating {data.synthetic_videos} evaluation videos in {folder}")
+        generate_dataset(folder, data.synthetic_videos, seed=data.synthetic_seed, overwrite=True)
+    return QuvaDataset(folder)
+
+
+def _calibration_clips(
+    dataset: QuvaDataset, count: int, num_frames: int, size: int
+) -> torch.Tensor:
+    """The first ``num_frames`` frames of the first ``count`` videos (index-clipped if short)."""
+    clips = []
+    for item in dataset.select(count):
+        frames = dataset.frames(item, size)
+        first_chunk = torch.from_numpy(chunk_indices(len(frames), 1, num_frames)[0])
+        clips.append(frames[first_chunk].transpose(0, 1))
+    return torch.stack(clips)
+
+
+def _sqnr_ranking(
+    study: optuna.Study, model: nn.Module, calibration: torch.Tensor
+) -> dict[str, float]:
+    """Per-layer SQNR of the uncompressed model, computed by the first worker, then stored."""
+    stored = study.user_attrs.get("sqnr_db")
+    if stored is not None:
+        return json.loads(stored)
+    from autocompress.analysis.sqnr import layer_sqnr
+
+    ranking = {r.name: min(r.sqnr_db, 999.0) for r in layer_sqnr(model, calibration)}
+    study.set_user_attr("sqnr_db", json.dumps(ranking))
+    return ranking
+
+
+@dataclass
+class SearchContext:
+    config: StudyConfig
+    model: nn.Module
+    weights_source: str
+    calibration: torch.Tensor
+    catalog: LayerCatalog
+    evaluator: CostEvaluator
+    _baseline_mae: float | None = None
+
+    def baseline_mae(self) -> float:
+        """MAE of the uncompressed model, for the optional accuracy constraint."""
+        if self._baseline_mae is None:
+            self._baseline_mae = self.evaluator.accuracy(self.model).mae
+        return self._baseline_mae
+
+
+def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> SearchContext:
+    model, source = load_model(config.preset, config.weights)
+    cfg = model.config
+    dataset = _evaluation_videos(config, run_dir)
+    if len(dataset) == 0:
+        raise UserError(f"no evaluation videos in {dataset.root}")
+    calibration = _calibration_clips(
+        dataset, config.data.calibration_clips, cfg.num_frames, cfg.image_size
+    )
+    wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
+    started = time.perf_counter()
+    sqnr = _sqnr_ranking(study, model, calibration) if wants_sqnr else {}
+    if wants_sqnr and time.perf_counter() - started > 1:
+        print(f"SQNR ranking of {len(sqnr)} layers: {time.perf_counter() - started:.0f} s")
+    try:
+        catalog = LayerCatalog.of(model, config.space, sqnr)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    latency = config.latency
+    example = calibration[:1].expand(latency.batch_size, *calibration.shape[1:]).contiguous()
+    evaluator = CostEvaluator(
+        dataset=dataset,
+        example=example,
+        protocol=TimingProtocol(warmup=latency.warmup, runs=latency.runs, threads=latency.threads),
+        image_size=cfg.image_size,
+        lock=MachineLock(),
+        budget_ms=config.budget_ms,
+        subset=config.data.subset,
+    )
+    return SearchContext(config, model, source, calibration, catalog, evaluator)

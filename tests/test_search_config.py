@@ -1,0 +1,83 @@
+"""Study definitions: YAML keys map onto dataclasses, and every mistake names its key."""
+
+import dataclasses
+
+import pytest
+
+from autocompress.errors import UserError
+from autocompress.search.config import (
+    StudyConfig,
+    builtin_study,
+    load_study_config,
+    resolve_study_config,
+)
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_yaml_values_reach_the_dataclasses(tmp_path):
+    config = load_study_config(
+        _write(
+            tmp_path,
+            "name: small\nbudget_ms: 50\nobjectives: [latency, mae]\n"
+            "data: {synthetic_videos: 3}\nspace: {prune_ratio: [0.1, 0.5], orders: [P, PQ]}\n",
+        )
+    )
+    assert config.name == "small" and config.budget_ms == 50.0
+    assert config.objectives == ("latency", "mae")
+    assert config.data.synthetic_videos == 3
+    assert config.space.prune_ratio == (0.1, 0.5) and config.space.orders == ("P", "PQ")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("budjet_ms: 5\n", "unknown key budjet_ms"),
+        ("space: {prune_ratios: [0, 1]}\n", "unknown key space.prune_ratios"),
+        ("data: {synthetic_videos: many}\n", "data.synthetic_videos: expected int"),
+        ("space: {prune_ratio: [0.5]}\n", "space.prune_ratio: expected 2 items"),
+        ("space: {prune_ratio: [0.6, 0.2]}\n", "lower bound 0.6 is above"),
+        ("space: {orders: [QP]}\n", "space.orders"),
+        ("objectives: [speed]\n", "objectives"),
+        ("budget_ms: -3\n", "budget_ms must be positive"),
+        ("trials: 0\n", "trials must be at least 1"),
+        ("name: [unclosed\n", "not valid YAML"),
+        ("- a list\n", "expected a mapping"),
+    ],
+)
+def test_mistakes_name_the_key(tmp_path, text, message):
+    with pytest.raises(UserError, match=message):
+        load_study_config(_write(tmp_path, text))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_study_config(tmp_path / "absent.yaml")
+
+
+def test_shipped_default_study_is_the_builtin_default():
+    path = builtin_study("default")
+    assert path is not None
+    assert load_study_config(path) == StudyConfig()
+
+
+def test_shipped_quva_study_is_valid():
+    path = builtin_study("repnet-quva")
+    assert path is not None
+    config = load_study_config(path)
+    assert config.preset == "repnet" and config.budget_ms == 900.0
+
+
+def test_command_line_overrides_win(tmp_path):
+    path = _write(tmp_path, "name: from-file\ntrials: 50\n")
+    config = resolve_study_config(
+        None, path, {"trials": 7, "budget_ms": None, "data.path": "/videos", "latency.threads": 2}
+    )
+    assert config.name == "from-file" and config.trials == 7
+    assert config.data.path == "/videos" and config.latency.threads == 2
+    renamed = resolve_study_config("other", path, {})
+    assert dataclasses.replace(renamed, name="from-file") == load_study_config(path)
