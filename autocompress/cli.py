@@ -168,6 +168,7 @@ def _cmd_apply(args: argparse.Namespace) -> None:
     if not args.pipeline.is_file():
         raise UserError(f"pipeline file not found: {args.pipeline}")
     pipeline = Pipeline.from_yaml(args.pipeline.read_text())
+    pipeline.validate()  # order mistakes are reported before any model is built
     model, source = load_model(args.preset, args.weights)
     print(f"preset {args.preset} ({source}), pipeline {args.pipeline}: {len(pipeline.steps)} steps")
     calibration = _calibration_clips(model, args.calibration_clips)
