@@ -30,10 +30,12 @@ _OPAQUE_PARENTS = (
 )
 
 
-def weight_layers(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+def weight_layers(
+    model: nn.Module, opaque_parents: tuple[type, ...] = _OPAQUE_PARENTS
+) -> Iterator[tuple[str, nn.Module]]:
     """Float Conv/Linear layers whose parents call them as modules (see the module docstring)."""
     opaque = [
-        name for name, module in model.named_modules() if isinstance(module, _OPAQUE_PARENTS)
+        name for name, module in model.named_modules() if isinstance(module, opaque_parents)
     ]
     for name, module in model.named_modules():
         if type(module) in WEIGHT_LAYER_TYPES and not any(
@@ -99,10 +101,11 @@ def prunable_groups(model: nn.Module) -> dict[str, list[str]]:
 
     RepNet gets named groups (encoder stem and stages, temporal conv, each head's feed-forward
     and MLP). Any other model gets one group per Conv/Linear layer but the last one registered
-    (taken to be the output layer, whose width is the task's)."""
+    (taken to be the output layer, whose width is the task's); a narrower layer keeps the type
+    its parent reads, so only attention's own projections are left out."""
     if isinstance(model, RepNet):
         return _repnet_groups(model)
-    names = [name for name, _ in weight_layers(model)]
+    names = [name for name, _ in weight_layers(model, (nn.MultiheadAttention,))]
     return {name: [name] for name in names[:-1]}
 
 

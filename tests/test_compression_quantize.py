@@ -1,0 +1,62 @@
+"""Static and dynamic int8 on repnet-s; the per-layer SQNR analysis."""
+
+import pytest
+import torch
+
+from autocompress.analysis.sqnr import layer_sqnr, layers_above
+from autocompress.compression import PipelineError, QuantizeStep, apply, quantizable_layers
+from autocompress.compression.calibration import random_clips
+from autocompress.compression.quantize import is_quantized
+from autocompress.models.repnet import build_repnet
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_repnet("repnet-s").eval()
+
+
+@pytest.fixture(scope="module")
+def clips(model):
+    return random_clips(model, 2)
+
+
+def test_static_quantizes_exactly_the_selected_layers(model, clips):
+    selected = ["temporal_conv.conv", "encoder.stages.1.blocks.0.conv2", "periodicity_head.fc1"]
+    report = apply(model, QuantizeStep(selected), clips)
+    assert [layer.name for layer in report.layers] == selected
+    assert all(layer.quantized for layer in report.layers)
+    assert report.layers[0].module_type == "ConvReLU3d"  # conv + bn + relu fused
+    modules = dict(report.model.named_modules())
+    others = set(quantizable_layers(model)) - set(selected)
+    assert not any(is_quantized(modules[name]) for name in others if name in modules)
+    scripted = torch.jit.script(report.model)
+    period, periodicity, _ = scripted(clips[:1])
+    reference = model(clips[:1])
+    assert period.shape == reference[0].shape
+    assert torch.allclose(periodicity, reference[1], atol=0.1)
+
+
+def test_dynamic_quantizes_linears_only(model):
+    heads = [n for n in quantizable_layers(model) if n.startswith("period_length_head")]
+    report = apply(model, QuantizeStep(heads, mode="dynamic"))
+    assert all(layer.quantized for layer in report.layers)
+    torch.jit.script(report.model)
+    with pytest.raises(PipelineError, match="Linear layers only"):
+        apply(model, QuantizeStep(["temporal_conv.conv"], mode="dynamic"))
+
+
+def test_static_needs_calibration_and_known_layers(model, clips):
+    with pytest.raises(PipelineError, match="calibration"):
+        apply(model, QuantizeStep(["temporal_conv.conv"]))
+    with pytest.raises(PipelineError, match="not a quantizable layer"):
+        apply(model, QuantizeStep(["period_length_head.transformer_layer.self_attn"]), clips)
+
+
+def test_sqnr_table_is_sorted_and_covers_every_layer(model, clips):
+    results = layer_sqnr(model, clips)
+    assert {r.name for r in results} == set(quantizable_layers(model))
+    values = [r.sqnr_db for r in results]
+    assert values == sorted(values, reverse=True)
+    assert min(values) > 10 and max(values) < 80
+    assert layers_above(results, values[2]) == [r.name for r in results[:3]]
