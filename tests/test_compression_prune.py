@@ -28,13 +28,14 @@ def test_every_group_reaches_its_ratio_and_the_model_scripts(model):
     assert report.model is model
     for layer in report.layers:
         assert layer.channels_before == before[layer.name]
-        assert layer.channels_after == kept_channels(layer.channels_before, ratios[layer.group], None)
+        expected = kept_channels(layer.channels_before, ratios[layer.group], None)
+        assert layer.channels_after == expected
         assert _out(model.get_submodule(layer.name)) == layer.channels_after
     conv3d = model.temporal_conv.conv
     assert (conv3d.out_channels, model.temporal_conv.bn.num_features) == (35, 35)
     assert report.params_after < report.params_before
     clip = torch.rand(1, *model.config.input_shape) * 2 - 1
-    period, periodicity, embeddings = torch.jit.script(model)(clip)
+    period, _, embeddings = torch.jit.script(model)(clip)
     assert period.shape == (1, 64, 32) and embeddings.shape == (1, 64, 35)
 
 
