@@ -27,7 +27,6 @@ def script_artifact(model: nn.Module, example_input: torch.Tensor) -> torch.jit.
 
 
 def serialize(scripted: torch.jit.ScriptModule) -> bytes:
-    """The artifact's bytes, as `torch.jit.save` writes them to a file."""
     """The artifact as written to disk; its length is the model size."""
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
