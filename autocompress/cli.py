@@ -7,6 +7,7 @@ Each subcommand is a ``_cmd_*`` function taking the parsed arguments. User error
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -248,13 +249,16 @@ def _cmd_pareto(args: argparse.Namespace) -> None:
 def _cmd_export(args: argparse.Namespace) -> None:
     from autocompress.search.config import study_config_from_dict
     from autocompress.search.context import build_context
-    from autocompress.search.export import export_trial, exportable_trial
+    from autocompress.search.export import export_trial, exportable_trial, pick_trial
+    from autocompress.search.pareto import pipeline_summary
     from autocompress.search.study import load_existing_study, stored_config
 
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
-    exportable_trial(study, args.trial)  # refuse early, before building anything
+    number = pick_trial(study, args.trial)
+    exportable_trial(study, number)  # refuse early, before building anything
     context = build_context(study_config_from_dict(stored_config(study)), args.run_dir, study)
-    result = export_trial(study, args.trial, context, args.out)
+    result = export_trial(study, number, context, args.out)
+    print(f"trial {number}: {pipeline_summary(study.trials[number].user_attrs['pipeline'])}")
     print(f"TorchScript artifact: {result.torchscript}")
     print(f"torch.export program: {result.exported_program or result.note}")
     print(f"metrics: {result.metrics_file}")
@@ -368,21 +372,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="rebuild a trial's model and write it out")
     study_options(export)
-    export.add_argument("--trial", type=int, required=True)
+    export.add_argument(
+        "--trial", required=True,
+        help="trial number, or the Pareto point that is fastest, smallest or most-accurate",
+    )
     export.add_argument("--out", type=Path, required=True, help="output directory")
     export.set_defaults(handler=_cmd_export)
     return parser
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # `kill` stops as cleanly as Ctrl-C: training checkpoints, a search re-queues its trial.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         args.handler(args)
     except UserError as error:
         print(f"autocompress: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("autocompress: interrupted", file=sys.stderr)
+        print("autocompress: interrupted; finished work is saved (run again to resume)",
+              file=sys.stderr)
         return 130
     return 0
 

@@ -20,9 +20,10 @@ from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.evaluators.size import MIB, script_artifact, serialize
 from autocompress.search.context import SearchContext, compress
+from autocompress.search.pareto import feasible_front
 from autocompress.search.runner import is_feasible
 
-__all__ = ["ExportResult", "export_trial", "exportable_trial"]
+__all__ = ["PICKS", "ExportResult", "export_trial", "exportable_trial", "pick_trial"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,22 @@ class ExportResult:
     trial_metrics: dict
     measured: dict
     note: str | None
+
+
+PICKS = {"fastest": "latency_ms", "smallest": "size_mib", "most-accurate": "mae"}
+
+
+def pick_trial(study: optuna.Study, choice: str) -> int:
+    """A trial number from ``choice``: a number, or the Pareto point that is ``fastest``,
+    ``smallest`` or ``most-accurate`` (lowest MAE)."""
+    if choice.isdigit():
+        return int(choice)
+    if choice not in PICKS:
+        raise UserError(f"--trial takes a number or one of {', '.join(PICKS)}, not {choice!r}")
+    front = feasible_front(study)
+    if not front:
+        raise UserError(f"study {study.study_name!r} has no feasible trial yet")
+    return min(front, key=lambda t: t.user_attrs[PICKS[choice]]).number
 
 
 def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:

@@ -2,7 +2,8 @@
 
 A run is fixed by :class:`TrainingConfig`; the learning-rate schedule and the data depend only on
 the step number, so a run interrupted and resumed from its checkpoint ends where an
-uninterrupted one would (up to floating-point non-determinism of threaded kernels).
+uninterrupted one would (up to floating-point non-determinism of threaded kernels). Only the
+planned number of steps may change on resume, to extend or shorten a run.
 """
 
 from __future__ import annotations
@@ -133,9 +134,14 @@ def train(
     checkpoint = _checkpoint_path(out)
     if checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if state["config"] != asdict(config):
+        # The planned total may change (the schedule follows it); nothing else may.
+        stored = {k: v for k, v in state["config"].items() if k != "steps"}
+        wanted = {k: v for k, v in asdict(config).items() if k != "steps"}
+        if stored != wanted:
+            changed = sorted(k for k in wanted if stored.get(k) != wanted[k])
             raise UserError(
-                f"{checkpoint} belongs to a run with other settings; delete it or use the same ones"
+                f"{checkpoint} belongs to a run with other settings ({', '.join(changed)}); "
+                "delete it or use the same ones"
             )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,283 @@
+"""The search lifecycle on a tiny study: runs, resumes, survives kills and failures, respects
+the budget, shares trials between workers, and exports exactly what a trial evaluated."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from autocompress.cli import main
+from autocompress.data.synthetic import SynthStyle, generate_dataset
+from autocompress.errors import UserError
+from autocompress.search import runner
+from autocompress.search.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
+from autocompress.search.context import build_context
+from autocompress.search.export import export_trial
+from autocompress.search.pareto import _dominates, feasible_front, format_front
+from autocompress.search.runner import is_feasible, run_search
+from autocompress.search.study import counted_trials, load_existing_study, open_study
+
+TINY_STYLE = SynthStyle(size=(48, 40), frames=(40, 80), periods=(4.0, 12.0))
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("videos")
+    generate_dataset(folder, 2, seed=7, style=TINY_STYLE, overwrite=True)
+    return folder
+
+
+def tiny_config(videos: Path, name: str = "tiny", **changes) -> StudyConfig:
+    values = {
+        "name": name,
+        "trials": 3,
+        "sampler": "random",
+        "data": DataConfig(path=str(videos), calibration_clips=1),
+        "latency": LatencyConfig(warmup=1, runs=2),
+        "space": SpaceConfig(orders=("P",), prune_ratio=(0.1, 0.5)),
+    } | changes
+    return StudyConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def finished_study(videos, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    config = tiny_config(videos)
+    outcome = run_search(config, None, run_dir, progress=False)
+    return config, run_dir, outcome.study
+
+
+def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def test_study_runs_baseline_first_and_stores_everything(finished_study):
+    _, _, study = finished_study
+    trials = _complete(study)
+    assert len(trials) == 3
+    assert trials[0].user_attrs["baseline"] and trials[0].user_attrs["pipeline"] == {"steps": []}
+    for trial in trials:
+        attrs = trial.user_attrs
+        assert attrs["latency_ms"] > 0 and attrs["size_mib"] > 0
+        assert 0 <= attrs["obo"] <= 1 and attrs["mae"] >= 0
+        assert set(attrs["seconds"]) == {"compression", "artifact", "latency", "accuracy"}
+    # Pruning makes the artifact smaller than the baseline's.
+    assert all(t.user_attrs["size_mib"] < trials[0].user_attrs["size_mib"] for t in trials[1:])
+
+
+def test_resume_keeps_finished_trials_and_reaches_the_new_total(finished_study):
+    config, run_dir, study = finished_study
+    before = {t.number: t.values for t in _complete(study)}
+    more = run_search(dataclasses.replace(config, trials=4), None, run_dir, progress=False)
+    after = {t.number: t.values for t in _complete(more.study)}
+    assert more.finished_here == 1
+    assert {n: after[n] for n in before} == before
+    assert len(after) == 4
+
+
+def test_changed_definition_is_refused_on_resume(finished_study):
+    config, run_dir, _ = finished_study
+    changed = dataclasses.replace(config, budget_ms=5.0)
+    with pytest.raises(UserError, match="budget_ms"):
+        open_study(changed, None, run_dir)
+
+
+def test_pareto_front_is_non_dominated_and_feasible(finished_study):
+    _, _, study = finished_study
+    front = feasible_front(study)
+    assert front and all(is_feasible(t) for t in front)
+    for a in front:
+        assert not any(_dominates(tuple(b.values), tuple(a.values)) for b in _complete(study))
+    table = format_front(study)
+    assert "baseline (uncompressed)" in table and "1.00x" in table
+
+
+def test_front_drops_dominated_trials():
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    for values in ([1.0, 5.0], [2.0, 2.0], [3.0, 3.0], [5.0, 1.0]):
+        study.add_trial(
+            optuna.trial.create_trial(
+                values=values,
+                user_attrs={"latency_ms": values[0], "pipeline": {"steps": []}},
+            )
+        )
+    assert [t.values for t in feasible_front(study)] == [[1.0, 5.0], [2.0, 2.0], [5.0, 1.0]]
+
+
+def test_export_reproduces_pipeline_and_size(finished_study, tmp_path):
+    config, run_dir, study = finished_study
+    number = _complete(study)[1].number
+    context = build_context(config, run_dir, study)
+    result = export_trial(study, number, context, tmp_path)
+    stored = json.loads(result.metrics_file.read_text())
+    assert stored["pipeline"] == study.trials[number].user_attrs["pipeline"]
+    assert result.measured["size_mib"] == study.trials[number].user_attrs["size_mib"]
+    assert result.torchscript.stat().st_size == round(result.measured["size_mib"] * 2**20)
+    assert result.exported_program is not None and result.exported_program.is_file()
+    assert result.measured["mae"] == pytest.approx(study.trials[number].user_attrs["mae"])
+
+
+def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monkeypatch):
+    real_compress = runner.compress
+    calls = []
+
+    def failing_once(model, pipeline, calibration):
+        calls.append(pipeline)
+        if len(calls) == 2:
+            raise RuntimeError("injected failure")
+        return real_compress(model, pipeline, calibration)
+
+    monkeypatch.setattr(runner, "compress", failing_once)
+    study = run_search(tiny_config(videos, "failing"), None, tmp_path, progress=False).study
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    assert len(failed) == 1
+    assert failed[0].user_attrs["fail_reason"] == "RuntimeError: injected failure"
+    assert len(_complete(study)) == 2 and counted_trials(study.trials) == 3
+
+
+def test_over_budget_trials_are_infeasible_and_not_scored(videos, tmp_path):
+    config = tiny_config(videos, "budget", budget_ms=0.001, trials=2)
+    study = run_search(config, None, tmp_path, progress=False).study
+    trials = _complete(study)
+    assert len(trials) == 2
+    for trial in trials:
+        assert not is_feasible(trial)
+        assert trial.constraints["latency_over_budget_ms"] > 0
+        assert trial.user_attrs["mae"] is None and trial.user_attrs["seconds"]["accuracy"] < 0.1
+    assert feasible_front(study) == []
+    assert (
+        main(
+            [
+                "export",
+                "--study",
+                "budget",
+                "--run-dir",
+                str(tmp_path),
+                "--trial",
+                "0",
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
+
+
+def _search_command(config_file: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "autocompress.cli",
+        "search",
+        "--config",
+        str(config_file),
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+        *extra,
+    ]
+
+
+def _write_config(config: StudyConfig, path: Path) -> Path:
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(dataclasses.asdict(config)))))
+    return path
+
+
+def test_killed_worker_trial_is_retried_and_nothing_is_lost(videos, tmp_path):
+    config = tiny_config(videos, "killed", trials=3)
+    config_file = _write_config(config, tmp_path / "killed.yaml")
+    worker = subprocess.Popen(
+        _search_command(config_file, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    deadline = time.monotonic() + 240
+    victim = None
+    while victim is None and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.5)
+        try:
+            study = optuna.load_study(study_name="killed", storage=storage)
+        except (KeyError, Exception):
+            continue
+        running = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if "pipeline" in t.user_attrs and t.number >= 1
+        ]
+        victim = running[0].number if running else None
+    assert victim is not None, "worker never reached a running trial"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    finished_before = {t.number: t.values for t in _complete(study)}
+
+    outcome = run_search(config, None, tmp_path, progress=False)
+    assert victim in outcome.recovered
+    trials = outcome.study.trials
+    assert trials[victim].state == TrialState.FAIL
+    retried = [t for t in trials if t.user_attrs.get("retry_of") == victim]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+    assert retried[0].params == trials[victim].params
+    assert {
+        t.number: t.values for t in _complete(outcome.study) if t.number in finished_before
+    } == finished_before
+    assert len(_complete(outcome.study)) == 3
+
+
+def test_two_workers_finish_exactly_the_requested_trials(videos, tmp_path):
+    config = tiny_config(videos, "shared", trials=5)
+    config_file = _write_config(config, tmp_path / "shared.yaml")
+    journal = f"journal:{tmp_path / 'shared.journal'}"
+    # Create the study (and the baseline's queue entry) once, then start both workers.
+    open_study(config, journal, tmp_path)
+    workers = [
+        subprocess.Popen(
+            _search_command(config_file, tmp_path, "--storage", journal),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=480)
+        assert worker.returncode == 0, err.decode()
+    study = load_existing_study("shared", journal, tmp_path)
+    assert len(_complete(study)) == 5
+    workers_used = {t.user_attrs["worker"] for t in _complete(study)}
+    assert len(workers_used) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["search", "--budget-ms", "-5"], "budget_ms must be positive"),
+        (["search", "--sampler", "annealing"], "unknown sampler"),
+        (["search", "--study", "nope", "--config", "/nonexistent.yaml"], "not found"),
+        (["search", "--storage", "postgresql://127.0.0.1:9/none"], "cannot open storage"),
+        (["pareto", "--study", "absent"], "no studies"),
+    ],
+)
+def test_bad_search_input_is_one_line(argv, message, tmp_path, capsys):
+    assert main([*argv, "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_zero_trials_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "--trials", "0"])
+    assert exit_info.value.code == 2
+
+
+def test_export_of_missing_trial(finished_study, capsys):
+    _, run_dir, _ = finished_study
+    argv = ["export", "--study", "tiny", "--run-dir", str(run_dir), "--trial", "99", "--out", "x"]
+    assert main(argv) == 2
+    assert "has no trial 99" in capsys.readouterr().err
