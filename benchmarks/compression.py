@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         "Random weights have no low-rank structure, so EVBMF keeps rank 1 in every encoder conv: "
         "T and P->T->Q are faster and smaller here than they would be with trained weights, and "
         "no accuracy is measured. `build s` is the wall time to apply the steps (SQNR analysis "
-        "included for Q); decompositions come from the joblib cache when it is warm (T took "
-        "232 s on a cold cache in the first run of this script).",
+        "included for Q); decompositions come from the joblib cache when it is warm (a cold "
+        "cache adds a few minutes for T: EVBMF's SVDs and the Conv3d's Tucker-2).",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
