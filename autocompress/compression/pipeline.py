@@ -5,8 +5,8 @@ YAML form (the same as ``Pipeline.to_dict``)::
 
     steps:
       - prune: {ratios: {encoder.stages.0: 0.35, temporal_conv: 0.64}}
-      - tensorize: {ranks: {temporal_conv.conv.2: 0.1}, method: tucker}
-      - quantize: {layers: [temporal_conv.conv.2.0], mode: static}
+      - tensorize: {ranks: {temporal_conv.conv: 0.1}, method: tucker}
+      - quantize: {layers: [temporal_conv.conv.1], mode: static}   # the Tucker core
 """
 
 from __future__ import annotations
