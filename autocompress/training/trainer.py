@@ -3,7 +3,7 @@
 A run is fixed by :class:`TrainingConfig`; the learning-rate schedule and the data depend only on
 the step number, so a run interrupted and resumed from its checkpoint ends where an
 uninterrupted one would (up to floating-point non-determinism of threaded kernels). Only the
-planned number of steps may change on resume, to extend or shorten a run.
+planned number of steps (to extend or shorten a run) and the thread count may change on resume.
 """
 
 from __future__ import annotations
@@ -90,6 +90,11 @@ def clip_loss(model: RepNet, batch: Batch, sigma: float) -> tuple[torch.Tensor, 
     }
 
 
+# What a resumed run may change: the planned total (the schedule follows it) and how many
+# threads and workers compute it. Anything else would make the run another run.
+_MAY_CHANGE = ("steps", "threads", "workers")
+
+
 def _checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".ckpt")
 
@@ -134,9 +139,8 @@ def train(
     checkpoint = _checkpoint_path(out)
     if checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        # The planned total may change (the schedule follows it); nothing else may.
-        stored = {k: v for k, v in state["config"].items() if k != "steps"}
-        wanted = {k: v for k, v in asdict(config).items() if k != "steps"}
+        stored = {k: v for k, v in state["config"].items() if k not in _MAY_CHANGE}
+        wanted = {k: v for k, v in asdict(config).items() if k not in _MAY_CHANGE}
         if stored != wanted:
             changed = sorted(k for k in wanted if stored.get(k) != wanted[k])
             raise UserError(

@@ -1,0 +1,88 @@
+"""Wall time of a search on the default study, and each trial's split between compression,
+building the artifact, timing it and counting videos.
+
+    .venv/bin/python benchmarks/search_speed.py --trials 200 --out benchmarks/search_speed.md
+
+Runs a fresh study in a temporary run directory (the evaluation videos are generated there
+once, before the clock starts) and writes a markdown table with the command, machine and date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from optuna.trial import TrialState
+
+from autocompress.search.config import resolve_study_config
+from autocompress.search.context import _evaluation_videos
+from autocompress.search.pareto import feasible_front
+from autocompress.search.runner import run_search
+
+PHASES = ("compression", "artifact", "latency", "accuracy")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--study", default="default")
+    parser.add_argument("--budget-ms", type=float)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    config = resolve_study_config(
+        args.study, None, {"trials": args.trials, "budget_ms": args.budget_ms}
+    )
+    config = dataclasses.replace(config, name=f"bench-{args.study}")
+    with tempfile.TemporaryDirectory() as folder:
+        run_dir = Path(folder)
+        _evaluation_videos(config, run_dir)  # generated before the clock starts
+        load = os.getloadavg()[0]
+        started = time.perf_counter()
+        study = run_search(config, None, run_dir, progress=True).study
+        wall = time.perf_counter() - started
+
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    scored = [t for t in done if t.user_attrs.get("mae") is not None]
+    rows = []
+    for phase in PHASES:
+        values = [t.user_attrs["seconds"][phase] for t in done]
+        rows.append(f"| {phase} | {statistics.median(values):.2f} | {sum(values):.0f} |")
+    per_trial = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
+
+    command = " ".join(["python", *sys.argv])
+    text = f"""# Search speed: `{args.study}` study
+
+Command: `{command}`
+
+Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {date.today()};
+1-minute load average {load:.1f} when the search started (other jobs may have shared the CPU).
+Study: preset {config.preset}, {config.data.synthetic_videos} synthetic evaluation videos,
+latency {config.latency.warmup} warm-ups + {config.latency.runs} runs on {config.latency.threads}
+thread(s), sampler {config.sampler}, budget {config.budget_ms or "none"}.
+
+**{len(trials)} trials in {wall / 60:.1f} minutes** ({len(done)} complete, {len(failed)} failed,
+{len(scored)} scored for accuracy, {len(feasible_front(study))} on the feasible Pareto front);
+median wall time per trial {statistics.median(per_trial):.1f} s.
+
+| phase | median s per trial | total s |
+|---|---:|---:|
+{chr(10).join(rows)}
+"""
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
