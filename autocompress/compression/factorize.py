@@ -95,9 +95,11 @@ def _tucker2(weight: np.ndarray, ranks: tuple[int, int]):
 def _cp(weight: np.ndarray, rank: int):
     """CP (PARAFAC) of all modes: weights (R,) and one R-column factor per mode."""
     tensor = tl.tensor(weight.astype(np.float64))
+    # SVD initialisation needs rank <= every mode's size (a 3-wide kernel mode caps it at 3);
+    # above that, a seeded random start keeps the result deterministic.
+    init = "svd" if rank <= min(tensor.shape) else "random"
     cp_tensor = parafac(
-        tensor, rank=rank, n_iter_max=_CP_ITERATIONS, init="svd", tol=1e-7,
-        random_state=0,
+        tensor, rank=rank, n_iter_max=_CP_ITERATIONS, init=init, tol=1e-7, random_state=0
     )
     error = _relative_error(tensor, tl.cp_to_tensor(cp_tensor))
     weights, factors = cp_tensor
