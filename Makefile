@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,16 +13,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The first DEMO_TRIALS trials of the default study; `autocompress search` later resumes it.
+DEMO_TRIALS ?= 12
+
 demo: $(STAMP)
-	$(VENV)/bin/autocompress profile
+	$(VENV)/bin/autocompress search --trials $(DEMO_TRIALS)
+	$(VENV)/bin/autocompress pareto
+	$(VENV)/bin/autocompress export --trial fastest --out runs/export
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
-
-lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache
