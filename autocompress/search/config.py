@@ -40,7 +40,7 @@ class DataConfig:
     """Evaluation videos: a QUVA-layout directory, or synthetic ones generated on first use."""
 
     path: str | None = None  # None: generate ``synthetic_videos`` under the run directory
-    synthetic_videos: int | None = 24  # None: this study needs real videos (``path``)
+    synthetic_videos: int | None = 16  # None: this study needs real videos (``path``)
     synthetic_seed: int = 1000  # never used by training (training seeds are < 1000)
     subset: int | None = None  # score only the first N videos (cheap estimate)
     calibration_clips: int = 8  # clips cut from the videos for static quantization
