@@ -22,6 +22,7 @@ from joblib import Memory
 from tensorly.decomposition import parafac
 
 from autocompress.compression.vbmf import evbmf_rank
+from autocompress.evaluators.latency import torch_threads
 
 __all__ = ["cache_dir", "cp", "svd", "tucker2", "unfolding_ranks"]
 
@@ -40,17 +41,20 @@ def _memoised(function: Callable, location: Path) -> Callable:
 
 
 def _cached(function: Callable) -> Callable:
-    """``function`` memoised in the cache directory current at call time (tests move it)."""
+    """``function`` memoised in the cache directory current at call time (tests move it), run
+    on one intra-op thread: its many small products only thrash when the cores are shared."""
 
     def call(*args):
-        return _memoised(function, cache_dir())(*args)
+        with torch_threads(1):
+            return _memoised(function, cache_dir())(*args)
 
     call.__doc__ = function.__doc__
     return call
 
 
-def _relative_error(weight: np.ndarray, approximation: np.ndarray) -> float:
-    return float(np.linalg.norm(weight - approximation) / max(np.linalg.norm(weight), 1e-30))
+def _relative_error(weight: torch.Tensor, approximation: torch.Tensor) -> float:
+    norm = torch.linalg.vector_norm(weight).clamp_min(1e-30)
+    return (torch.linalg.vector_norm(weight - approximation) / norm).item()
 
 
 def _leading_vectors(matrix: torch.Tensor, count: int) -> torch.Tensor:
@@ -93,17 +97,20 @@ def _tucker2(weight: np.ndarray, ranks: tuple[int, int]):
 
 
 def _cp(weight: np.ndarray, rank: int):
-    """CP (PARAFAC) of all modes: weights (R,) and one R-column factor per mode."""
-    tensor = tl.tensor(weight.astype(np.float64))
+    """CP (PARAFAC) of all modes: weights (R,) and one R-column factor per mode. Runs on
+    TensorLy's PyTorch backend: numpy's threaded BLAS thrashes when the cores are shared
+    (minutes instead of seconds for a small Conv3d)."""
+    tensor = torch.from_numpy(weight).double()
     # SVD initialisation needs rank <= every mode's size (a 3-wide kernel mode caps it at 3);
     # above that, a seeded random start keeps the result deterministic.
     init = "svd" if rank <= min(tensor.shape) else "random"
-    cp_tensor = parafac(
-        tensor, rank=rank, n_iter_max=_CP_ITERATIONS, init=init, tol=1e-7, random_state=0
-    )
-    error = _relative_error(tensor, tl.cp_to_tensor(cp_tensor))
+    with tl.backend_context("pytorch"):
+        cp_tensor = parafac(
+            tensor, rank=rank, n_iter_max=_CP_ITERATIONS, init=init, tol=1e-7, random_state=0
+        )
+        error = _relative_error(tensor, tl.cp_to_tensor(cp_tensor))
     weights, factors = cp_tensor
-    return weights.astype(np.float32), [f.astype(np.float32) for f in factors], error
+    return weights.float().numpy(), [f.float().numpy() for f in factors], error
 
 
 def _svd(weight: np.ndarray, rank: int):
@@ -112,7 +119,7 @@ def _svd(weight: np.ndarray, rank: int):
     u, s, vt = torch.linalg.svd(matrix, full_matrices=False)
     root = s[:rank].sqrt()
     left, right = u[:, :rank] * root, root[:, None] * vt[:rank]
-    error = _relative_error(matrix.numpy(), (left @ right).numpy())
+    error = _relative_error(matrix, left @ right)
     return left.float().numpy(), right.float().numpy(), error
 
 
