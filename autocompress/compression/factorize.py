@@ -10,7 +10,6 @@ layers with the same ranks over and over. The cache lives in ``$AUTOCOMPRESS_CAC
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 from joblib import Memory
 from tensorly.decomposition import parafac
 
+from autocompress.cache import cache_root
 from autocompress.compression.vbmf import evbmf_rank
 from autocompress.evaluators.latency import torch_threads
 
@@ -31,8 +31,7 @@ _TUCKER_ITERATIONS = 20
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("AUTOCOMPRESS_CACHE") or Path.home() / ".cache" / "autocompress"
-    return Path(root) / "decompositions"
+    return cache_root() / "decompositions"
 
 
 @cache

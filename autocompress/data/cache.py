@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from autocompress.cache import CACHE_ENV, cache_root
 from autocompress.data._atomic import atomic_path
 
 __all__ = ["CACHE_ENV", "VideoCache", "default_cache_dir"]
 
-CACHE_ENV = "AUTOCOMPRESS_CACHE"
 _FORMAT = 1  # bump when decoding or resizing changes what an entry holds
 _logger = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    """``$AUTOCOMPRESS_CACHE``, else ``~/.cache/autocompress``."""
-    configured = os.environ.get(CACHE_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "autocompress"
+    """The shared cache root (see :func:`autocompress.cache.cache_root`)."""
+    return cache_root()
 
 
 class VideoCache:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from autocompress.cache import cache_root
 
 __all__ = ["MachineLock", "default_lock_path"]
 
 
 def default_lock_path() -> Path:
-    root = Path(os.environ.get("AUTOCOMPRESS_CACHE", Path.home() / ".cache" / "autocompress"))
-    return root / "measure.lock"
+    return cache_root() / "measure.lock"
 
 
 class MachineLock:
