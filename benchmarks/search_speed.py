@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from autocompress.search.config import resolve_study_config
 from autocompress.search.context import _evaluation_videos
 from autocompress.search.pareto import feasible_front
 from autocompress.search.runner import run_search
+from autocompress.search.study import load_existing_study
 
 PHASES = ("compression", "artifact", "latency", "accuracy")
 
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--budget-ms", type=float)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     config = resolve_study_config(
         args.study, None, {"trials": args.trials, "budget_ms": args.budget_ms}
@@ -48,7 +51,12 @@ def main() -> None:
         _evaluation_videos(config, run_dir)  # generated before the clock starts
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        study = run_search(config, None, run_dir, progress=True).study
+        stopped_early = False
+        try:
+            study = run_search(config, None, run_dir, progress=True).study
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report the trials finished so far
+            stopped_early = True
+            study = load_existing_study(config.name, None, run_dir)
         wall = time.perf_counter() - started
 
     trials = study.get_trials(deepcopy=False)
@@ -62,6 +70,7 @@ def main() -> None:
     per_trial = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
 
     command = " ".join(["python", *sys.argv])
+    stop_note = f"Stopped before the requested {args.trials} trials. " if stopped_early else ""
     text = f"""# Search speed: `{args.study}` study
 
 Command: `{command}`
@@ -72,7 +81,8 @@ Study: preset {config.preset}, {config.data.synthetic_videos} synthetic evaluati
 latency {config.latency.warmup} warm-ups + {config.latency.runs} runs on {config.latency.threads}
 thread(s), sampler {config.sampler}, budget {config.budget_ms or "none"}.
 
-**{len(trials)} trials in {wall / 60:.1f} minutes** ({len(done)} complete, {len(failed)} failed,
+{stop_note}**{len(done) + len(failed)} trials in {wall / 60:.1f} minutes**
+({len(done)} complete, {len(failed)} failed,
 {len(scored)} scored for accuracy, {len(feasible_front(study))} on the feasible Pareto front);
 median wall time per trial {statistics.median(per_trial):.1f} s.
 
