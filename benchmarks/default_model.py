@@ -91,7 +91,8 @@ def main() -> None:
 Command: `{command}`
 
 Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {date.today()}.
-Weights: `{os.path.relpath(source)}`. Counting: strides 1-4, median filter 5, counts rounded (DESIGN.md §3-4).
+Weights: `{os.path.relpath(source)}`.
+Counting: strides 1-4, median filter 5, counts rounded (DESIGN.md §3-4).
 "Best constant" is the single count with the lowest MAE on the same videos, chosen knowing the
 truth: the bar a model that ignores the video cannot beat.
 

@@ -25,7 +25,7 @@ import torch
 from optuna.trial import TrialState
 
 from autocompress.search.config import resolve_study_config
-from autocompress.search.context import _evaluation_videos
+from autocompress.search.context import evaluation_videos
 from autocompress.search.pareto import feasible_front
 from autocompress.search.runner import run_search
 from autocompress.search.study import load_existing_study
@@ -48,7 +48,7 @@ def main() -> None:
     config = dataclasses.replace(config, name=f"bench-{args.study}")
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
-        _evaluation_videos(config, run_dir)  # generated before the clock starts
+        evaluation_videos(config, run_dir)  # generated before the clock starts
         load = os.getloadavg()[0]
         started = time.perf_counter()
         stopped_early = False

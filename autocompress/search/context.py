@@ -25,7 +25,7 @@ from autocompress.models.weights import load_model
 from autocompress.search.config import StudyConfig
 from autocompress.spaces.pipeline_space import LayerCatalog
 
-__all__ = ["SearchContext", "build_context", "compress"]
+__all__ = ["SearchContext", "build_context", "compress", "evaluation_videos"]
 
 
 def compress(
@@ -38,7 +38,7 @@ def compress(
     return compressed.eval(), reports
 
 
-def _evaluation_videos(config: StudyConfig, run_dir: Path) -> QuvaDataset:
+def evaluation_videos(config: StudyConfig, run_dir: Path) -> QuvaDataset:
     data = config.data
     if data.path is not None:
         return QuvaDataset(data.path)
@@ -97,7 +97,7 @@ class SearchContext:
 def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> SearchContext:
     model, source = load_model(config.preset, config.weights)
     cfg = model.config
-    dataset = _evaluation_videos(config, run_dir)
+    dataset = evaluation_videos(config, run_dir)
     if len(dataset) == 0:
         raise UserError(f"no evaluation videos in {dataset.root}")
     calibration = _calibration_clips(
