@@ -213,6 +213,7 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
         "data.path": str(args.data) if args.data else None,
         "trials": args.trials,
         "budget_ms": args.budget_ms,
+        "max_mae_increase": args.max_mae_increase,
         "sampler": args.sampler,
         "seed": args.seed,
         "objectives": tuple(args.objectives.split(",")) if args.objectives else None,
@@ -354,6 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--trials", type=_positive_int, help="the study's total trial count")
     search.add_argument("--budget-ms", type=float, help="latency budget (trials over it are "
                         "infeasible)")
+    search.add_argument(
+        "--max-mae-increase", type=float,
+        help="also infeasible: MAE more than this above the uncompressed model's",
+    )
     search.add_argument("--preset")
     search.add_argument("--weights", type=Path)
     search.add_argument("--data", type=Path, help="QUVA-layout evaluation videos")

@@ -281,3 +281,16 @@ def test_export_of_missing_trial(finished_study, capsys):
     argv = ["export", "--study", "tiny", "--run-dir", str(run_dir), "--trial", "99", "--out", "x"]
     assert main(argv) == 2
     assert "has no trial 99" in capsys.readouterr().err
+
+
+def test_max_mae_increase_is_a_constraint_against_the_baseline(videos, tmp_path):
+    config = tiny_config(videos, "accuracy-limit", trials=2, max_mae_increase=0.05)
+    study = run_search(config, None, tmp_path, progress=False).study
+    baseline, other = _complete(study)
+    assert baseline.user_attrs["baseline"]
+    limit = baseline.user_attrs["mae"] + 0.05
+    for trial in (baseline, other):
+        excess = trial.constraints["mae_over_limit"]
+        assert excess == pytest.approx(trial.user_attrs["mae"] - limit)
+        assert is_feasible(trial) == (excess <= 0)
+    assert is_feasible(baseline)

@@ -112,6 +112,8 @@ class StudyConfig:
             )
         if self.budget_ms is not None and self.budget_ms <= 0:
             raise UserError(f"budget_ms must be positive, got {self.budget_ms}")
+        if self.max_mae_increase is not None and self.max_mae_increase < 0:
+            raise UserError(f"max_mae_increase must be >= 0, got {self.max_mae_increase}")
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
 
