@@ -111,7 +111,9 @@ def open_study(config: StudyConfig, storage_url: str | None, run_dir: Path) -> o
     stored = stored_config(study)
     if stored is None:
         study.set_user_attr("config", json.dumps(definition))
-        study.set_metric_names(list(config.objectives))
+        with warnings.catch_warnings():  # experimental in Optuna, and what plots label axes by
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            study.set_metric_names(list(config.objectives))
         # The uncompressed model first, so every result can be shown relative to it.
         study.enqueue_trial({}, user_attrs={"baseline": True})
     elif stored != json.loads(json.dumps(definition)):
