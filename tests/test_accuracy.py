@@ -6,24 +6,16 @@ import json
 
 import numpy as np
 import pytest
+from conftest import TINY
 
 from autocompress.cli import main
 from autocompress.data.cache import CACHE_ENV
 from autocompress.data.quva import QuvaDataset, Subset
-from autocompress.data.synthetic import SynthStyle, generate_dataset
+from autocompress.data.synthetic import generate_dataset
 from autocompress.errors import UserError
 from autocompress.evaluators.accuracy import evaluate_counts, mae_obo
 from autocompress.models.counting import CountingConfig
 from autocompress.models.weights import load_model
-
-TINY = SynthStyle(size=(48, 32), fps=10, frames=(24, 48), periods=(3.0, 8.0))
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    generate_dataset(root, 3, seed=0, style=TINY)
-    return root
 
 
 @pytest.fixture(scope="module")

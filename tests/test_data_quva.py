@@ -14,15 +14,6 @@ from autocompress.data.quva import QuvaDataset, Subset
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
 
-TINY = SynthStyle(size=(48, 32), fps=10, frames=(24, 48), periods=(3.0, 8.0))
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    generate_dataset(root, 3, seed=0, style=TINY)
-    return root
-
 
 @pytest.fixture
 def tiny_copy(tiny_set, tmp_path):
