@@ -172,6 +172,19 @@ def test_over_budget_trials_are_infeasible_and_not_scored(videos, tmp_path):
     )
 
 
+def test_latency_and_size_study_counts_no_videos(videos, tmp_path, capsys):
+    config = tiny_config(videos, "speed-only", objectives=("latency", "size"), trials=2)
+    study = run_search(config, None, tmp_path, progress=False).study
+    trials = _complete(study)
+    assert len(trials) == 2 and all(is_feasible(t) for t in trials)
+    for trial in trials:
+        assert len(trial.values) == 2
+        assert trial.user_attrs["mae"] is None and trial.user_attrs["seconds"]["accuracy"] < 0.1
+    argv = ["export", "--study", "speed-only", "--run-dir", str(tmp_path), "--out", str(tmp_path)]
+    assert main([*argv, "--trial", "most-accurate"]) == 2
+    assert "does not score accuracy" in capsys.readouterr().err
+
+
 def _search_command(config_file: Path, run_dir: Path, *extra: str) -> list[str]:
     return [
         sys.executable,

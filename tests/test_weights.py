@@ -121,3 +121,14 @@ def test_missing_and_corrupt_files(tmp_path):
         load_model("repnet-s", corrupt)
     with pytest.raises(UserError, match="unknown preset"):
         load_model("resnet")
+
+
+def test_random_init_is_the_same_model_every_time_and_leaves_the_rng_alone():
+    # Workers and resumed runs of a study without weights must all see one model.
+    state = torch.random.get_rng_state()
+    first, source = load_model("repnet")
+    assert torch.equal(torch.random.get_rng_state(), state)
+    second, _ = load_model("repnet")
+    assert source.startswith("random init")
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name

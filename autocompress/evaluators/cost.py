@@ -3,7 +3,8 @@
 Latency and size are measured on the artifact a device would run (TorchScript, loaded back
 from its serialized bytes), not on the Python model it came from. A model over the latency budget is
 not scored for accuracy: its trial is infeasible whatever its error, and counting videos is
-the most expensive part of a trial.
+the most expensive part of a trial. Neither is a model of a study that optimises latency and
+size only (random weights, say, whose counts mean nothing).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Metrics:
     latency_ms: float
     latency_spread_ms: float
     size_mib: float
-    mae: float | None  # None: not scored (over the latency budget)
+    mae: float | None  # None: not scored (over the latency budget, or accuracy not wanted)
     obo: float | None
     seconds: dict[str, float]  # wall time of each phase: artifact, latency, accuracy
 
@@ -50,6 +51,7 @@ class CostEvaluator:
     budget_ms: float | None = None
     subset: int | None = None
     counting: CountingConfig = CountingConfig()
+    scores_accuracy: bool = True
 
     def artifact(self, model: torch.nn.Module) -> tuple[torch.jit.ScriptModule, int]:
         """The deployable artifact, loaded back from its bytes, and its size in bytes."""
@@ -78,7 +80,8 @@ class CostEvaluator:
         timing = self.latency(artifact)
         timed = time.perf_counter()
         mae = obo = None
-        if self.budget_ms is None or timing.median_ms <= self.budget_ms:
+        within_budget = self.budget_ms is None or timing.median_ms <= self.budget_ms
+        if self.scores_accuracy and within_budget:
             # The eager model computes the artifact's function (tests check this) without
             # TorchScript re-specialising for every new batch shape of the counting.
             with self.lock.shared():

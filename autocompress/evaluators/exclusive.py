@@ -3,6 +3,11 @@
 Search workers on one machine hold the lock *shared* while they compress or count, and
 *exclusive* while they measure latency, so no timing ever overlaps other work of the search
 (on a 2-core machine, one busy neighbour doubles a measured latency).
+
+``flock`` alone lets readers starve a writer: with two workers, one of them is nearly always
+busy, so a timing could wait for ever. Every acquisition therefore passes a gate (a second
+lock file) first, and a waiting timing holds the gate until it gets the lock, so new work
+queues behind it. Holds do not nest.
 """
 
 from __future__ import annotations
@@ -24,12 +29,17 @@ def default_lock_path() -> Path:
 class MachineLock:
     def __init__(self, path: Path | None = None):
         self.path = path or default_lock_path()
+        self.gate = self.path.with_name(self.path.name + ".gate")
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     @contextlib.contextmanager
     def _held(self, mode: int) -> Iterator[None]:
-        with open(self.path, "a+b") as handle:
-            fcntl.flock(handle, mode)
+        with open(self.gate, "a+b") as gate, open(self.path, "a+b") as handle:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, mode)
+            finally:
+                fcntl.flock(gate, fcntl.LOCK_UN)
             try:
                 yield
             finally:

@@ -110,6 +110,7 @@ def save_checkpoint(model: RepNet, path: str | Path, **metadata: object) -> None
     torch.save(payload, Path(path))
 
 
+RANDOM_INIT_SEED = 0
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -122,14 +123,17 @@ def shipped_weights(preset: str) -> Path | None:
 def load_model(preset: str, weights: str | Path | None = None) -> tuple[RepNet, str]:
     """A model of ``preset`` with ``weights``, else the shipped ones, else random init.
 
-    Returns the model and where its weights came from (for tables and metrics files).
+    Returns the model and where its weights came from (for tables and metrics files). Random
+    init is seeded, so that every worker and every resumed run of a study sees the same model.
     """
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     config = PRESETS[preset]
     path = Path(weights) if weights is not None else shipped_weights(preset)
     if path is None:
-        return RepNet(config).eval(), "random init"
+        with torch.random.fork_rng():
+            torch.manual_seed(RANDOM_INIT_SEED)
+            return RepNet(config).eval(), f"random init (seed {RANDOM_INIT_SEED})"
     model = load_checkpoint(path, config)
     if model.config != config:
         raise UserError(

@@ -25,7 +25,7 @@ from autocompress.models.weights import load_model
 from autocompress.search.config import StudyConfig
 from autocompress.spaces.pipeline_space import LayerCatalog
 
-__all__ = ["SearchContext", "build_context", "compress", "evaluation_videos"]
+__all__ = ["SearchContext", "build_context", "calibration_clips", "compress", "evaluation_videos"]
 
 
 def compress(
@@ -51,7 +51,7 @@ def evaluation_videos(config: StudyConfig, run_dir: Path) -> QuvaDataset:
     return QuvaDataset(folder)
 
 
-def _calibration_clips(
+def calibration_clips(
     dataset: QuvaDataset, count: int, num_frames: int, size: int
 ) -> torch.Tensor:
     """The first ``num_frames`` frames of the first ``count`` videos (index-clipped if short)."""
@@ -100,7 +100,7 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
     dataset = evaluation_videos(config, run_dir)
     if len(dataset) == 0:
         raise UserError(f"no evaluation videos in {dataset.root}")
-    calibration = _calibration_clips(
+    calibration = calibration_clips(
         dataset, config.data.calibration_clips, cfg.num_frames, cfg.image_size
     )
     wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
@@ -122,5 +122,7 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
         lock=MachineLock(),
         budget_ms=config.budget_ms,
         subset=config.data.subset,
+        scores_accuracy=bool({"mae", "obo"} & set(config.objectives))
+        or config.max_mae_increase is not None,
     )
     return SearchContext(config, model, source, calibration, catalog, evaluator)

@@ -49,7 +49,10 @@ def pick_trial(study: optuna.Study, choice: str) -> int:
     front = feasible_front(study)
     if not front:
         raise UserError(f"study {study.study_name!r} has no feasible trial yet")
-    return min(front, key=lambda t: t.user_attrs[PICKS[choice]]).number
+    measured = [t for t in front if t.user_attrs.get(PICKS[choice]) is not None]
+    if not measured:
+        raise UserError(f"study {study.study_name!r} does not score accuracy: pick by number")
+    return min(measured, key=lambda t: t.user_attrs[PICKS[choice]]).number
 
 
 def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:

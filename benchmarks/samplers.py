@@ -1,0 +1,166 @@
+"""Samplers compared on the default study: hypervolume of the feasible front against trials.
+
+    .venv/bin/python benchmarks/samplers.py --trials 30 --seeds 0 1 2 \
+        --out benchmarks/samplers.md
+
+Every (sampler, seed) pair is its own study (named ``SAMPLER-seedN``) in one storage under
+``--run-dir``, run to ``--trials`` trials; running again resumes, and ``--report-only`` writes
+the table and plot from what is stored. Two processes may share the work (``--samplers``).
+
+The hypervolume uses one fixed reference point for every study: the uncompressed model's latency
+(median over all studies' baseline trials) and size, and MAE = OBO = 1 (what counting nothing
+scores). It is divided by the reference's latency x size, so 1.0 would be a model of zero
+latency, zero size and perfect counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+from report import header
+
+from autocompress.search.config import resolve_study_config
+from autocompress.search.pareto import baseline_trial
+from autocompress.search.runner import run_search
+from autocompress.search.study import SAMPLERS, make_storage
+
+CHECKPOINTS = (10, 20, 30, 50, 100, 200)
+
+
+def study_name(sampler: str, seed: int) -> str:
+    return f"{sampler}-seed{seed}"
+
+
+def run_studies(samplers: list[str], seeds: list[int], trials: int, run_dir: Path) -> None:
+    """Seed by seed, so that an early stop leaves every sampler with as many seeds done."""
+    for seed in seeds:
+        for sampler in samplers:
+            overrides = {"trials": trials, "sampler": sampler, "seed": seed}
+            config = resolve_study_config(study_name(sampler, seed), None, overrides)
+            run_search(config, None, run_dir)
+
+
+def hypervolume_history(study: optuna.Study, reference: np.ndarray) -> np.ndarray:
+    """Normalised hypervolume after each trial (index k: the first k+1 trials)."""
+    figure = optuna.visualization.plot_hypervolume_history(study, reference_point=reference)
+    numbers, values = figure.data[0].x, figure.data[0].y
+    last = max(t.number for t in study.get_trials(deepcopy=False))
+    history = np.zeros(last + 1)
+    for number, value in zip(numbers, values, strict=True):
+        history[number:] = value
+    return history / (reference[0] * reference[1])
+
+
+def load_studies(samplers, seeds, run_dir) -> dict[tuple[str, int], optuna.Study]:
+    storage = make_storage(None, run_dir)
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    return {
+        (sampler, seed): optuna.load_study(study_name=study_name(sampler, seed), storage=storage)
+        for sampler in samplers
+        for seed in seeds
+        if study_name(sampler, seed) in names
+    }
+
+
+def reference_point(studies: dict) -> np.ndarray:
+    baselines = [baseline_trial(study) for study in studies.values()]
+    baselines = [b for b in baselines if b is not None]
+    latency = statistics.median(b.user_attrs["latency_ms"] for b in baselines)
+    return np.array([latency, baselines[0].user_attrs["size_mib"], 1.0, 1.0])
+
+
+def plot(histories: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for index, (sampler, runs) in enumerate(histories.items()):
+        length = min(len(run) for run in runs)
+        stacked = np.stack([run[:length] for run in runs])
+        trials = np.arange(1, length + 1)
+        color = f"C{index}"
+        ax.plot(trials, stacked.mean(axis=0), color=color, label=f"{sampler} ({len(runs)} seeds)")
+        ax.fill_between(trials, stacked.min(axis=0), stacked.max(axis=0), color=color, alpha=0.15)
+    ax.set_xlabel("trials (the first is the uncompressed baseline)")
+    ax.set_ylabel("normalised hypervolume")
+    ax.set_title("default study: mean over seeds, band from min to max")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
+def report(studies: dict, trials: int, png: Path) -> str:
+    reference = reference_point(studies)
+    histories: dict[str, list[np.ndarray]] = {}
+    for (sampler, _), study in studies.items():
+        histories.setdefault(sampler, []).append(hypervolume_history(study, reference))
+    plot(histories, png)
+    checkpoints = [c for c in CHECKPOINTS if c <= trials]
+    lines = [
+        *header("Samplers on the default study: hypervolume against trials"),
+        "",
+        f"Each sampler ran the default study (`studies/default.yaml`: repnet-s, 16 synthetic "
+        f"videos, objectives latency, size, MAE, OBO) to {trials} trials per seed. Reference "
+        f"point: latency {reference[0]:.2f} ms (the baseline's, median over studies), size "
+        f"{reference[1]:.3f} MiB, MAE 1, OBO 1; hypervolume divided by latency x size. "
+        "Mean and (min-max) over seeds. Plot: "
+        f"[{png.name}]({png.name}).",
+        "",
+        "| sampler | seeds | " + " | ".join(f"after {c}" for c in checkpoints) + " |",
+        "|---|---:|" + "---:|" * len(checkpoints),
+    ]
+    for sampler, runs in histories.items():
+        cells = []
+        for checkpoint in checkpoints:
+            values = [run[checkpoint - 1] for run in runs if len(run) >= checkpoint]
+            if values:
+                cells.append(f"{np.mean(values):.4f} ({min(values):.4f}-{max(values):.4f})")
+            else:
+                cells.append("-")
+        lines.append(f"| {sampler} | {len(runs)} | " + " | ".join(cells) + " |")
+    counts = {
+        name: sum(t.state == TrialState.COMPLETE for t in s.get_trials(deepcopy=False))
+        for name, s in studies.items()
+    }
+    lines += [
+        "",
+        f"Complete trials per study: {min(counts.values())}-{max(counts.values())} "
+        "(failed trials, pipelines that could not be applied, count towards the total).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/benchmarks/samplers"))
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+    if not args.report_only:
+        try:
+            run_studies(args.samplers, args.seeds, args.trials, args.run_dir)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report what is stored
+            pass
+    studies = load_studies(list(SAMPLERS), args.seeds, args.run_dir)
+    text = report(studies, args.trials, args.out.with_suffix(".png"))
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
