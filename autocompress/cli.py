@@ -229,8 +229,10 @@ def _cmd_search(args: argparse.Namespace) -> None:
 
     config = resolve_study_config(args.study, args.config, _study_overrides(args))
     budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
-    print(f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
-          f"sampler {config.sampler}, objectives {', '.join(config.objectives)}")
+    print(
+        f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
+        f"sampler {config.sampler}, objectives {', '.join(config.objectives)}"
+    )
     outcome = run_search(config, args.storage, args.run_dir, progress=not args.no_progress)
     print(f"\n{outcome.finished_here} trials run here; feasible Pareto front:")
     print(format_front(outcome.study))
@@ -344,19 +346,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     def study_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--study", help="study name (default: the study file's, or default)")
-        parser.add_argument("--storage", help="Optuna storage URL, or journal:PATH "
-                            "(default: SQLite under --run-dir)")
-        parser.add_argument("--run-dir", type=Path, default=Path("runs"),
-                            help="where studies, videos and plots live (default: ./runs)")
+        parser.add_argument(
+            "--storage",
+            help="Optuna storage URL, or journal:PATH (default: SQLite under --run-dir)",
+        )
+        parser.add_argument(
+            "--run-dir",
+            type=Path,
+            default=Path("runs"),
+            help="where studies, videos and plots live (default: ./runs)",
+        )
 
     search = commands.add_parser("search", help="search compression pipelines (resumes a study)")
     study_options(search)
     search.add_argument("--config", type=Path, help="study YAML (default: studies/STUDY.yaml)")
     search.add_argument("--trials", type=_positive_int, help="the study's total trial count")
-    search.add_argument("--budget-ms", type=float, help="latency budget (trials over it are "
-                        "infeasible)")
     search.add_argument(
-        "--max-mae-increase", type=float,
+        "--budget-ms", type=float, help="latency budget (trials over it are infeasible)"
+    )
+    search.add_argument(
+        "--max-mae-increase",
+        type=float,
         help="also infeasible: MAE more than this above the uncompressed model's",
     )
     search.add_argument("--preset")
@@ -378,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="rebuild a trial's model and write it out")
     study_options(export)
     export.add_argument(
-        "--trial", required=True,
+        "--trial",
+        required=True,
         help="trial number, or the Pareto point that is fastest, smallest or most-accurate",
     )
     export.add_argument("--out", type=Path, required=True, help="output directory")
@@ -400,8 +411,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"autocompress: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("autocompress: interrupted; finished work is saved (run again to resume)",
-              file=sys.stderr)
+        print(
+            "autocompress: interrupted; finished work is saved (run again to resume)",
+            file=sys.stderr,
+        )
         return 130
     return 0
 

@@ -120,7 +120,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # deprecation notices of torch.ao and TorchScript
 
-    held_out = videos(args.data_dir / f"videos-{args.videos}-seed{args.seed}", args.videos, args.seed)
+    held_out_dir = args.data_dir / f"videos-{args.videos}-seed{args.seed}"
+    held_out = videos(held_out_dir, args.videos, args.seed)
     # Calibration clips come from the default study's videos, never from the scored ones.
     calibration_source = videos(args.data_dir / "videos-16-seed1000", 16, 1000)
     plans = {

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     pt, t_reports, _ = run("P->T", pruned, tensorize_step(pruned, args.linear_rank))
     model, q_reports, _ = run("P->T->Q", pt, sqnr_guided(pt))
     models["P->T->Q"] = (
-        model, _summary([*p_reports, *t_reports, *q_reports]),
+        model,
+        _summary([*p_reports, *t_reports, *q_reports]),
         p_seconds + time.perf_counter() - start,
     )
 

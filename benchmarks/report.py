@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import platform
 import shlex
 import sys
+from pathlib import Path
 
 import torch
+
+from autocompress.models.weights import shipped_weights
 
 
 def command_line() -> str:
@@ -27,3 +31,12 @@ def machine_line() -> str:
 
 def header(title: str) -> list[str]:
     return [f"# {title}", "", f"Command: `{command_line()}`", "", f"Machine: {machine_line()}."]
+
+
+def weights_line(preset: str, weights: str | None) -> str:
+    """Which weights a table was measured with, by content, since shipped weights change."""
+    path = weights or shipped_weights(preset)
+    if path is None:
+        return "random init"
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    return f"`{path}` (sha256 {digest}...)"

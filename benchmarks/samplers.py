@@ -16,6 +16,7 @@ latency, zero size and perfect counts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import statistics
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 from optuna.trial import TrialState
-from report import header
+from report import header, weights_line
 
 from autocompress.search.config import resolve_study_config
 from autocompress.search.pareto import baseline_trial
@@ -37,11 +38,13 @@ def study_name(sampler: str, seed: int) -> str:
     return f"{sampler}-seed{seed}"
 
 
-def run_studies(samplers: list[str], seeds: list[int], trials: int, run_dir: Path) -> None:
+def run_studies(
+    samplers: list[str], seeds: list[int], trials: int, weights: str | None, run_dir: Path
+) -> None:
     """Seed by seed, so that an early stop leaves every sampler with as many seeds done."""
     for seed in seeds:
         for sampler in samplers:
-            overrides = {"trials": trials, "sampler": sampler, "seed": seed}
+            overrides = {"trials": trials, "sampler": sampler, "seed": seed, "weights": weights}
             config = resolve_study_config(study_name(sampler, seed), None, overrides)
             run_search(config, None, run_dir)
 
@@ -98,7 +101,7 @@ def plot(histories: dict, png: Path) -> None:
     plt.close(fig)
 
 
-def report(studies: dict, trials: int, png: Path) -> str:
+def report(studies: dict, trials: int, weights: str | None, png: Path) -> str:
     reference = reference_point(studies)
     histories: dict[str, list[np.ndarray]] = {}
     for (sampler, _), study in studies.items():
@@ -109,7 +112,8 @@ def report(studies: dict, trials: int, png: Path) -> str:
         *header("Samplers on the default study: hypervolume against trials"),
         "",
         f"Each sampler ran the default study (`studies/default.yaml`: repnet-s, 16 synthetic "
-        f"videos, objectives latency, size, MAE, OBO) to {trials} trials per seed. Reference "
+        f"videos, objectives latency, size, MAE, OBO) to {trials} trials per seed, with weights "
+        f"{weights_line('repnet-s', weights)}. Reference "
         f"point: latency {reference[0]:.2f} ms (the baseline's, median over studies), size "
         f"{reference[1]:.3f} MiB, MAE 1, OBO 1; hypervolume divided by latency x size. "
         "Mean and (min-max) over seeds. Plot: "
@@ -144,6 +148,7 @@ def main() -> None:
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--weights", help="repnet-s weights (default: the shipped ones)")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/benchmarks/samplers"))
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
@@ -152,12 +157,11 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
     if not args.report_only:
-        try:
-            run_studies(args.samplers, args.seeds, args.trials, args.run_dir)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report what is stored
-            pass
+        # Ctrl-C or SIGTERM: report what is stored.
+        with contextlib.suppress(KeyboardInterrupt):
+            run_studies(args.samplers, args.seeds, args.trials, args.weights, args.run_dir)
     studies = load_studies(list(SAMPLERS), args.seeds, args.run_dir)
-    text = report(studies, args.trials, args.out.with_suffix(".png"))
+    text = report(studies, args.trials, args.weights, args.out.with_suffix(".png"))
     args.out.write_text(text)
     print(text)
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import warnings
 from pathlib import Path
 
-from report import header
+from report import header, weights_line
 
 from autocompress.compression import Pipeline
 from autocompress.compression.recipes import apply_recipe
@@ -52,13 +51,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--study", default="tpe-seed0", help="study name in --run-dir")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/benchmarks/samplers"))
+    parser.add_argument("--weights", help="repnet-s weights (default: the shipped ones)")
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side timing rounds")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     warnings.filterwarnings("ignore")  # deprecation notices of torch.ao and TorchScript
 
-    config = resolve_study_config(args.study, None, {"trials": args.trials, "sampler": "tpe"})
+    overrides = {"trials": args.trials, "sampler": "tpe", "weights": args.weights}
+    config = resolve_study_config(args.study, None, overrides)
     try:
         study = run_search(config, None, args.run_dir).study
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: compare with the trials finished so far
@@ -68,7 +69,7 @@ def main() -> None:
     hand = as_dict(context.evaluator(hand_model))
     front = feasible_front(study)
     candidates = [t for t in front if dominates_or_equals(t.user_attrs, hand)]
-    print(f"{len(candidates)} of {len(front)} front points dominate by stored numbers", file=sys.stderr)
+    print(f"{len(candidates)} of {len(front)} front points dominate by stored numbers")
 
     # Side by side: the recipe and every candidate, timed in turns, best of the rounds' medians.
     models = {"hand": hand_model}
@@ -89,7 +90,8 @@ def main() -> None:
         *header("Search against the hand-tuned recipe on repnet-s"),
         "",
         f"Study `{study.study_name}` in `{args.run_dir}`: the default study (repnet-s, 16 "
-        f"synthetic videos, TPE seed 0), {len(study.trials)} trials, {len(front)} points on "
+        f"synthetic videos, TPE seed 0, weights {weights_line('repnet-s', args.weights)}), "
+        f"{len(study.trials)} trials, {len(front)} points on "
         "the feasible front. Hand-tuned recipe: the case study's prune -> tensorize -> "
         "quantize (`CaseStudyRecipe`), measured by the study's own evaluator. A point "
         "dominates the recipe when it is as fast or faster, as small or smaller and has lower "

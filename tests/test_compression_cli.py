@@ -19,8 +19,20 @@ def test_apply_writes_a_loadable_artifact(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AUTOCOMPRESS_CACHE", str(tmp_path / "cache"))
     (tmp_path / "p.yaml").write_text(PIPELINE)
     out = tmp_path / "model.pt"
-    args = ["apply", str(tmp_path / "p.yaml"), "--out", str(out), "--preset", "repnet-s",
-            "--calibration-clips", "1", "--warmup", "0", "--runs", "1"]
+    args = [
+        "apply",
+        str(tmp_path / "p.yaml"),
+        "--out",
+        str(out),
+        "--preset",
+        "repnet-s",
+        "--calibration-clips",
+        "1",
+        "--warmup",
+        "0",
+        "--runs",
+        "1",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "random clips in [-1, 1]" in printed

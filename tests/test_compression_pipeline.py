@@ -32,8 +32,12 @@ class TinyCNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Conv2d(3, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
         )
         self.classifier = nn.Linear(32, 10)
 
@@ -53,13 +57,27 @@ class TinyTransformer(nn.Module):
         return self.head(torch.relu(self.hidden(self.encoder(self.embed(x)))))
 
 
-PTQ = Pipeline([
-    PruneStep({"encoder.stages.1": 0.5, "temporal_conv": 0.64, "periodicity_head.mlp": 0.5}),
-    TensorizeStep({"temporal_conv.conv": 8, "encoder.stages.2.blocks.0.conv2": "vbmf",
-                   "period_length_head.input_projection": 16}, method="cp"),
-    QuantizeStep(["temporal_conv.conv.0", "temporal_conv.conv.4", "encoder.stem.conv",
-                  "period_length_head.input_projection.1"]),
-])
+PTQ = Pipeline(
+    [
+        PruneStep({"encoder.stages.1": 0.5, "temporal_conv": 0.64, "periodicity_head.mlp": 0.5}),
+        TensorizeStep(
+            {
+                "temporal_conv.conv": 8,
+                "encoder.stages.2.blocks.0.conv2": "vbmf",
+                "period_length_head.input_projection": 16,
+            },
+            method="cp",
+        ),
+        QuantizeStep(
+            [
+                "temporal_conv.conv.0",
+                "temporal_conv.conv.4",
+                "encoder.stem.conv",
+                "period_length_head.input_projection.1",
+            ]
+        ),
+    ]
+)
 
 
 def test_yaml_round_trip():
@@ -85,8 +103,9 @@ def test_impossible_orders_and_names_are_refused_up_front():
     q_then_t = Pipeline([QuantizeStep(["fc"]), TensorizeStep({"fc": 4})])
     with pytest.raises(PipelineError, match=r"tensorize.*follows quantize"):
         apply_pipeline(model, q_then_t)
-    renamed = Pipeline([TensorizeStep({"temporal_conv.conv": 4}),
-                        QuantizeStep(["temporal_conv.conv"])])
+    renamed = Pipeline(
+        [TensorizeStep({"temporal_conv.conv": 4}), QuantizeStep(["temporal_conv.conv"])]
+    )
     with pytest.raises(PipelineError, match=r"factorised by an earlier tensorize.*conv\.0"):
         renamed.validate(model)
     with pytest.raises(PipelineError, match="unknown prune group"):
@@ -117,11 +136,13 @@ def test_ptq_on_the_full_preset():
     torch.manual_seed(0)
     model = build_repnet("repnet").eval()
     clip = random_clips(model, 1)
-    pipeline = Pipeline([
-        PruneStep({"encoder.stages.2": 0.35, "temporal_conv": 0.64}),
-        TensorizeStep({"temporal_conv.conv": 0.1, "period_length_head.input_projection": 0.1}),
-        QuantizeStep(["temporal_conv.conv.1", "encoder.stages.2.blocks.2.conv2"]),
-    ])
+    pipeline = Pipeline(
+        [
+            PruneStep({"encoder.stages.2": 0.35, "temporal_conv": 0.64}),
+            TensorizeStep({"temporal_conv.conv": 0.1, "period_length_head.input_projection": 0.1}),
+            QuantizeStep(["temporal_conv.conv.1", "encoder.stages.2.blocks.2.conv2"]),
+        ]
+    )
     with torch_threads(1):
         compressed, (pruned, tensorized, quantized) = apply_pipeline(model, pipeline, clip)
     conv3d = {layer.name: layer for layer in pruned.layers}["temporal_conv.conv"]
@@ -139,11 +160,13 @@ def test_small_cnn_every_step_and_ptq():
     model = TinyCNN().eval()
     images = torch.randn(4, 3, 16, 16)
     assert list(prunable_groups(model)) == ["features.0", "features.3"]
-    pipeline = Pipeline([
-        PruneStep({"features.0": 0.5}),
-        TensorizeStep({"features.3": 4, "classifier": 3}),
-        QuantizeStep(["features.0", "features.3.1", "classifier.0"]),
-    ])
+    pipeline = Pipeline(
+        [
+            PruneStep({"features.0": 0.5}),
+            TensorizeStep({"features.3": 4, "classifier": 3}),
+            QuantizeStep(["features.0", "features.3.1", "classifier.0"]),
+        ]
+    )
     compressed, reports = apply_pipeline(model, pipeline, images)
     assert reports[0].layers[0].channels_after == 8
     assert compressed.get_submodule("features.3.1").weight().shape == (4, 4, 3, 3)
@@ -162,11 +185,13 @@ def test_small_transformer_encoder():
     assert "encoder.linear1" not in quantizable_layers(model)
     with pytest.raises(PipelineError, match="MultiheadAttention embed_dim"):
         apply(model, PruneStep({"embed": 0.5}), tokens)
-    pipeline = Pipeline([
-        PruneStep({"encoder.linear1": 0.5, "hidden": 0.25}),
-        TensorizeStep({"hidden": 8, "head": 2}),
-        QuantizeStep(["hidden.0", "hidden.1", "head.1"], mode="dynamic"),
-    ])
+    pipeline = Pipeline(
+        [
+            PruneStep({"encoder.linear1": 0.5, "hidden": 0.25}),
+            TensorizeStep({"hidden": 8, "head": 2}),
+            QuantizeStep(["hidden.0", "hidden.1", "head.1"], mode="dynamic"),
+        ]
+    )
     compressed, reports = apply_pipeline(model, pipeline, tokens)
     assert model.encoder.linear1.out_features == 64
     assert compressed.encoder.linear1.out_features == 32

@@ -78,8 +78,11 @@ def test_repnet_tensorized_scripts_and_is_cached():
     names = decomposable_layers(model)
     assert "tsm_conv.conv" not in names  # one input channel: nothing to factorise
     assert "period_length_head.transformer_layer.self_attn.out_proj" not in names
-    ranks = {"temporal_conv.conv": 0.1, "encoder.stages.2.blocks.1.conv2": 8,
-             "periodicity_head.fc1": 16}
+    ranks = {
+        "temporal_conv.conv": 0.1,
+        "encoder.stages.2.blocks.1.conv2": 8,
+        "periodicity_head.fc1": 16,
+    }
     report = apply(model, TensorizeStep(ranks))
     assert report.layers[0].rank == (10, 13)
     assert model.temporal_conv.conv[1].weight.shape == (10, 13, 3, 3, 3)

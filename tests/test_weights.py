@@ -130,5 +130,7 @@ def test_random_init_is_the_same_model_every_time_and_leaves_the_rng_alone():
     assert torch.equal(torch.random.get_rng_state(), state)
     second, _ = load_model("repnet")
     assert source.startswith("random init")
-    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+    for (name, a), (_, b) in zip(
+        first.state_dict().items(), second.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name

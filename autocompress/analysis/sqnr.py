@@ -33,6 +33,7 @@ def _capture(model: nn.Module, names: Iterable[str], clip: torch.Tensor) -> dict
     modules = dict(model.named_modules())
     handles = []
     for name in names:
+
         def hook(_module, _inputs, output, name=name):
             outputs[name] = output.dequantize() if output.is_quantized else output.detach()
 

@@ -90,9 +90,7 @@ def _tucker2(weight: np.ndarray, ranks: tuple[int, int]):
         if previous - error < 1e-6:
             break
         previous = error
-    return (
-        core.float().numpy(), out_factor.float().numpy(), in_factor.float().numpy(), error
-    )
+    return (core.float().numpy(), out_factor.float().numpy(), in_factor.float().numpy(), error)
 
 
 def _cp(weight: np.ndarray, rank: int):

@@ -34,9 +34,7 @@ def weight_layers(
     model: nn.Module, opaque_parents: tuple[type, ...] = _OPAQUE_PARENTS
 ) -> Iterator[tuple[str, nn.Module]]:
     """Float Conv/Linear layers whose parents call them as modules (see the module docstring)."""
-    opaque = [
-        name for name, module in model.named_modules() if isinstance(module, opaque_parents)
-    ]
+    opaque = [name for name, module in model.named_modules() if isinstance(module, opaque_parents)]
     for name, module in model.named_modules():
         if type(module) in WEIGHT_LAYER_TYPES and not any(
             name.startswith(prefix + ".") for prefix in opaque

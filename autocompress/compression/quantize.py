@@ -60,8 +60,16 @@ def quantized_engine(engine: str = BACKEND) -> Iterator[None]:
 # Modules that only move or rescale values: int8 where their parent block is, so int8 flows
 # between selected layers instead of being dequantized and requantized around each one.
 _GLUE = (
-    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.ReLU, nn.MaxPool1d, nn.MaxPool2d,
-    nn.MaxPool3d, nn.Dropout, nn.Identity, nn.Sequential,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.ReLU,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.Dropout,
+    nn.Identity,
+    nn.Sequential,
 )
 
 
@@ -146,7 +154,12 @@ def quantize(
         notes = (f"{len(missed)} selected layer(s) stayed float: {', '.join(missed)}",)
         warnings.warn(notes[0], stacklevel=2)
     return StepReport(
-        step, layers, params_before, _parameters(quantized), time.perf_counter() - start, notes,
+        step,
+        layers,
+        params_before,
+        _parameters(quantized),
+        time.perf_counter() - start,
+        notes,
         model=quantized,
     )
 

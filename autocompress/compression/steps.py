@@ -63,7 +63,8 @@ class PruneStep:
                 f"unknown importance {self.importance!r}; choose one of {', '.join(IMPORTANCES)}"
             )
         if self.round_to is not None and (
-            isinstance(self.round_to, bool) or not isinstance(self.round_to, int)
+            isinstance(self.round_to, bool)
+            or not isinstance(self.round_to, int)
             or self.round_to < 1
         ):
             raise PipelineError(f"round_to must be a positive integer, got {self.round_to!r}")

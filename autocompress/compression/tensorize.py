@@ -94,8 +94,14 @@ def _tucker_conv(conv: nn.Module, ranks: tuple[int, ...]) -> tuple[nn.Module, fl
     unit = (1,) * dims
     first = _conv(dims, conv.in_channels, ranks[1], in_factor.T.reshape(ranks[1], -1, *unit))
     middle = _conv(
-        dims, ranks[1], ranks[0], core, stride=conv.stride, padding=conv.padding,
-        dilation=conv.dilation, padding_mode=conv.padding_mode,
+        dims,
+        ranks[1],
+        ranks[0],
+        core,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        padding_mode=conv.padding_mode,
     )
     last = _conv(dims, ranks[0], conv.out_channels, out_factor.reshape(-1, ranks[0], *unit))
     return nn.Sequential(first, middle, _with_bias(last, conv.bias)), error
@@ -114,14 +120,20 @@ def _cp_conv(conv: nn.Module, ranks: tuple[int, ...]) -> tuple[nn.Module, float]
     unit = (1,) * dims
     layers = [_conv(dims, conv.in_channels, rank, in_factor.T.reshape(rank, -1, *unit))]
     for axis, kernel in enumerate(spatial):
+
         def along(values: tuple[int, ...], fill: int, axis: int = axis) -> tuple[int, ...]:
             return tuple(v if i == axis else fill for i, v in enumerate(values))
 
         shape = (rank, 1, *along(tuple(kernel.shape[0] for _ in range(dims)), 1))
         layers.append(
             _conv(
-                dims, rank, rank, kernel.T.reshape(shape), groups=rank,
-                stride=along(conv.stride, 1), padding=along(conv.padding, 0),
+                dims,
+                rank,
+                rank,
+                kernel.T.reshape(shape),
+                groups=rank,
+                stride=along(conv.stride, 1),
+                padding=along(conv.padding, 0),
                 dilation=along(conv.dilation, 1),
             )
         )
@@ -174,6 +186,11 @@ def tensorize(
         if after >= before:
             notes.append(f"{name}: rank {ranks} leaves {after:,} parameters (had {before:,})")
     return StepReport(
-        step, tuple(layers), params_before, _parameters(model), time.perf_counter() - start,
-        tuple(notes), model=model,
+        step,
+        tuple(layers),
+        params_before,
+        _parameters(model),
+        time.perf_counter() - start,
+        tuple(notes),
+        model=model,
     )

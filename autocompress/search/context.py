@@ -51,9 +51,7 @@ def evaluation_videos(config: StudyConfig, run_dir: Path) -> QuvaDataset:
     return QuvaDataset(folder)
 
 
-def calibration_clips(
-    dataset: QuvaDataset, count: int, num_frames: int, size: int
-) -> torch.Tensor:
+def calibration_clips(dataset: QuvaDataset, count: int, num_frames: int, size: int) -> torch.Tensor:
     """The first ``num_frames`` frames of the first ``count`` videos (index-clipped if short)."""
     clips = []
     for item in dataset.select(count):
