@@ -34,6 +34,21 @@ def dominates_or_equals(point: dict, reference: dict) -> bool:
     return all(point[k] <= reference[k] for k in KEYS)
 
 
+def near_misses(front: list, hand: dict) -> dict:
+    """The fastest point as accurate as the recipe, and the most accurate point as fast and as
+    small, when none is all of these."""
+    accurate = [t for t in front if all(t.user_attrs[k] <= hand[k] for k in ("mae", "obo"))]
+    cheap = [
+        t for t in front if all(t.user_attrs[k] <= hand[k] for k in ("latency_ms", "size_mib"))
+    ]
+    picks = []
+    if accurate:
+        picks.append(min(accurate, key=lambda t: t.user_attrs["latency_ms"]))
+    if cheap:
+        picks.append(min(cheap, key=lambda t: (t.user_attrs["mae"], t.user_attrs["obo"])))
+    return {t.number: t for t in picks}
+
+
 def as_dict(metrics: Metrics) -> dict:
     return {k: getattr(metrics, k) for k in KEYS}
 
@@ -52,6 +67,7 @@ def main() -> None:
     parser.add_argument("--study", default="tpe-seed0", help="study name in --run-dir")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/benchmarks/samplers"))
     parser.add_argument("--weights", help="repnet-s weights (default: the shipped ones)")
+    parser.add_argument("--show", type=int, default=8, help="dominating points to re-measure")
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side timing rounds")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -68,14 +84,18 @@ def main() -> None:
     hand_model, hand_pipeline, _ = apply_recipe(context.model, "PTQ", context.calibration)
     hand = as_dict(context.evaluator(hand_model))
     front = feasible_front(study)
-    candidates = [t for t in front if dominates_or_equals(t.user_attrs, hand)]
-    print(f"{len(candidates)} of {len(front)} front points dominate by stored numbers")
+    dominating = [t for t in front if dominates_or_equals(t.user_attrs, hand)]
+    print(f"{len(dominating)} of {len(front)} front points dominate by stored numbers")
+    # The most accurate of them are the interesting ones; all are counted in the verdict.
+    dominating.sort(key=lambda t: (t.user_attrs["mae"], t.user_attrs["obo"]))
+    candidates = {t.number: t for t in dominating[: args.show]}
+    shown = dict(candidates) if candidates else near_misses(front, hand)
 
-    # Side by side: the recipe and every candidate, timed in turns, best of the rounds' medians.
-    models = {"hand": hand_model}
-    for trial in candidates:
+    # Side by side: baseline, recipe and every point shown, timed in turns (median of rounds).
+    models = {"baseline": context.model, "hand": hand_model}
+    for number, trial in shown.items():
         pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
-        models[trial.number], _ = compress(context.model, pipeline, context.calibration)
+        models[number], _ = compress(context.model, pipeline, context.calibration)
     artifacts = {key: context.evaluator.artifact(model)[0] for key, model in models.items()}
     latency = {key: [] for key in models}
     for _ in range(args.rounds):
@@ -83,7 +103,7 @@ def main() -> None:
             latency[key].append(context.evaluator.latency(artifact).median_ms)
     side_by_side = {key: sorted(values)[len(values) // 2] for key, values in latency.items()}
 
-    base = baseline_trial(study).user_attrs
+    base = baseline_trial(study).user_attrs | {"latency_ms": side_by_side["baseline"]}
     hand_now = hand | {"latency_ms": side_by_side["hand"]}
     confirmed = []
     lines = [
@@ -96,25 +116,36 @@ def main() -> None:
         "quantize (`CaseStudyRecipe`), measured by the study's own evaluator. A point "
         "dominates the recipe when it is as fast or faster, as small or smaller and has lower "
         "or equal MAE and OBO. Latencies in the table are re-measured side by side (median of "
-        f"{args.rounds} alternating rounds of the study's timing protocol).",
+        f"{args.rounds} alternating rounds of the study's timing protocol); sizes, MAE and OBO "
+        "are deterministic. When no point dominates, the table shows the nearest misses.",
         "",
         "| model | latency ms | speed-up | size MiB | size ratio | MAE | OBO | pipeline |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
-        row("baseline (trial 0, stored)", base, base, "uncompressed"),
+        row("baseline (uncompressed)", base, base, "-"),
         row("hand-tuned P->T->Q", hand_now, base, pipeline_summary(hand_pipeline.to_dict())),
     ]
-    for trial in candidates:
-        point = {k: trial.user_attrs[k] for k in KEYS} | {"latency_ms": side_by_side[trial.number]}
+    for number, trial in shown.items():
+        point = {k: trial.user_attrs[k] for k in KEYS} | {"latency_ms": side_by_side[number]}
         holds = dominates_or_equals(point, hand_now)
-        confirmed += [trial.number] if holds else []
-        label = f"trial {trial.number}" + ("" if holds else " (not confirmed side by side)")
+        confirmed += [number] if holds and number in candidates else []
+        if number not in candidates:
+            label = f"trial {number}, near miss"
+        else:
+            label = f"trial {number}" + ("" if holds else " (not confirmed side by side)")
         lines.append(row(label, point, base, pipeline_summary(trial.user_attrs["pipeline"])))
     verdict = (
-        f"**{len(confirmed)} Pareto point(s) of the search dominate the hand-tuned recipe** "
-        f"(trials {', '.join(map(str, confirmed))})."
-        if confirmed
+        f"**{len(dominating)} of the {len(front)} Pareto points dominate the hand-tuned recipe "
+        f"by the study's numbers**; of the {len(candidates)} most accurate of them, re-measured "
+        f"side by side above, {len(confirmed)} still do (trials "
+        f"{', '.join(map(str, confirmed)) or 'none'})."
+        if dominating
         else "**No Pareto point of the search dominates the hand-tuned recipe.**"
     )
+    if hand["mae"] >= 1.0:
+        verdict += (
+            " Note: the recipe's model counts no repetition at all (MAE 1.0), so any faster "
+            "and smaller point dominates it on accuracy by default."
+        )
     lines += ["", verdict]
     text = "\n".join(lines) + "\n"
     args.out.write_text(text)
