@@ -64,16 +64,17 @@ def apply_recipe(
 ) -> tuple[nn.Module, Pipeline, list[StepReport]]:
     """``model`` compressed by the recipe's steps in ``order`` (letters of P, T, Q), the
     pipeline that replays it, and the steps' reports."""
+    unknown = sorted(set(order) - set("PTQ"))
+    if unknown:
+        raise ValueError(f"order letters are P, T and Q, got {unknown[0]!r} in {order!r}")
     steps, reports = [], []
     for letter in order:
         if letter == "P":
             step = recipe.prune(model)
         elif letter == "T":
             step = recipe.tensorize(model)
-        elif letter == "Q":
-            step = recipe.quantize(model, calibration)
         else:
-            raise ValueError(f"order letters are P, T and Q, got {letter!r} in {order!r}")
+            step = recipe.quantize(model, calibration)
         model, step_reports = apply_pipeline(model, Pipeline([step]), calibration)
         steps.append(step)
         reports += step_reports
