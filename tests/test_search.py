@@ -183,6 +183,8 @@ def test_latency_and_size_study_counts_no_videos(videos, tmp_path, capsys):
     argv = ["export", "--study", "speed-only", "--run-dir", str(tmp_path), "--out", str(tmp_path)]
     assert main([*argv, "--trial", "most-accurate"]) == 2
     assert "does not score accuracy" in capsys.readouterr().err
+    assert main(["pareto", "--study", "speed-only", "--run-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "speed-only-pareto.html").is_file()
 
 
 def _search_command(config_file: Path, run_dir: Path, *extra: str) -> list[str]:

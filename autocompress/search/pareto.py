@@ -132,9 +132,13 @@ def plot_front(study: optuna.Study, png: Path) -> list[Path]:
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=120)
     plt.close(fig)
-    html = png.with_suffix(".html")
     names = study.metric_names or [f"objective {i}" for i in range(len(study.directions))]
-    targets_names = [n for n in ("latency", "mae") if n in names][:2] or names[:2]
+    if len(names) < 2:  # Optuna's Pareto plot needs two or three objectives
+        return [png]
+    html = png.with_suffix(".html")
+    targets_names = [n for n in ("latency", "mae") if n in names]
+    if len(targets_names) < 2:
+        targets_names = names[:2]
     indices = [names.index(n) for n in targets_names]
     figure = optuna.visualization.plot_pareto_front(
         study,
