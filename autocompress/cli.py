@@ -129,6 +129,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
     from autocompress.data.quva import QuvaDataset, Subset
     from autocompress.evaluators.accuracy import evaluate_counts
+    from autocompress.models.counting import CountingConfig
     from autocompress.models.weights import load_model
 
     if args.seed is not None and args.limit is None:
@@ -136,12 +137,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     model, source = load_model(args.preset, args.weights)
     dataset = QuvaDataset(args.data)
     subset = Subset(args.limit, args.seed) if args.limit else None
-    report = evaluate_counts(model, dataset, subset=subset)
+    counting = CountingConfig.official() if args.official_counting else CountingConfig()
+    report = evaluate_counts(model, dataset, subset=subset, counting=counting)
     if args.json:
-        print(json.dumps({"preset": args.preset, "weights": source, **report.to_dict()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "preset": args.preset,
+                    "weights": source,
+                    "counting": "official" if args.official_counting else "default",
+                    **report.to_dict(),
+                },
+                indent=2,
+            )
+        )
         return
     size = model.config.image_size
-    print(f"preset {args.preset} ({source}), {size}x{size} frames, data {args.data}\n")
+    procedure = "official" if args.official_counting else "default (alias guard, sub-class periods)"
+    print(f"preset {args.preset} ({source}), {size}x{size} frames, data {args.data}")
+    print(f"counting: {procedure}\n")
     width = max(len("video"), *(len(v.name) for v in report.videos))
     print(f"{'video':<{width}}{'true':>7}{'pred':>7}{'error':>8}")
     for video in report.videos:
@@ -323,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=_positive_int, help="only the first K videos")
     evaluate.add_argument("--seed", type=int, help="with --limit: a fixed random K instead")
     evaluate.add_argument("--json", action="store_true", help="print a JSON object instead")
+    evaluate.add_argument(
+        "--official-counting",
+        action="store_true",
+        help="the official demo's stride choice and argmax periods (to compare with papers)",
+    )
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     apply = commands.add_parser(

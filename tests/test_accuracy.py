@@ -100,6 +100,10 @@ def test_cli_synth_then_evaluate(tmp_path, capsys):
     assert report["videos"][0]["name"] == names[0]
     assert {"name", "true", "pred"} <= report["videos"][0].keys()
     assert report["mae"] == mae_obo([report["videos"][0]["true"]], [report["videos"][0]["pred"]])[0]
+    assert report["counting"] == "default"
+
+    assert main(["evaluate", "--data", str(out), "--json", "--official-counting"]) == 0
+    assert json.loads(capsys.readouterr().out)["counting"] == "official"
 
 
 @pytest.mark.parametrize(

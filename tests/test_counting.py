@@ -36,7 +36,7 @@ def test_stride_is_corrected_for():
     result = count_from_outputs({2: _outputs(50, 4, 10.0)}, 100, CountingConfig())
     assert result.stride == 2
     assert result.count == pytest.approx(12.5)
-    assert np.all(result.per_frame_period == 8)
+    assert np.allclose(result.per_frame_period, 8)
 
 
 def test_most_confident_stride_wins():
@@ -47,6 +47,48 @@ def test_most_confident_stride_wins():
     result = count_from_outputs(outputs, 120, CountingConfig())
     assert result.stride == 3
     assert result.count == pytest.approx(120 / 15)
+
+
+def _aliasing_outputs(stride_one_period: int):
+    """Stride 1 reads ``stride_one_period`` frames fairly confidently; stride 3 reads 4 strided
+    frames (12 original ones) more confidently, as it does when a short period aliases."""
+    return {1: _outputs(120, stride_one_period, 10.0, sharpness=3.5), 3: _outputs(40, 4, 10.0)}
+
+
+def test_official_procedure_takes_the_aliased_stride():
+    result = count_from_outputs(_aliasing_outputs(4), 120, CountingConfig.official())
+    assert result.stride == 3
+    assert result.count == pytest.approx(120 / 12)
+
+
+def test_alias_guard_rules_out_a_stride_too_coarse_for_the_period_seen():
+    # Stride 3 cannot see a 4-frame period (it needs at least 3 x 3 = 9 frames).
+    result = count_from_outputs(_aliasing_outputs(4), 120, CountingConfig(period_window=0))
+    assert result.stride == 1
+    assert result.count == pytest.approx(120 / 4)
+
+
+def test_alias_guard_keeps_a_coarse_stride_that_can_see_the_period():
+    # A 12-frame period at stride 1 is 4 strided frames at stride 3: no contradiction.
+    result = count_from_outputs(_aliasing_outputs(12), 120, CountingConfig(period_window=0))
+    assert result.stride == 3
+
+
+def test_alias_guard_ignores_a_smaller_stride_that_would_not_count():
+    outputs = _aliasing_outputs(4)
+    outputs[1] = _outputs(120, 4, -10.0)  # mean score far below min_mean_score
+    result = count_from_outputs(outputs, 120, CountingConfig(period_window=0))
+    assert result.stride == 3
+
+
+def test_sub_class_period_averages_the_classes_around_the_argmax():
+    logits = np.full((90, MAX_PERIOD), -20.0)
+    logits[:, 4] = logits[:, 5] = 10.0  # periods 5 and 6 equally likely: 5.5 frames
+    logits[:, 20] = 9.0  # far from the argmax: outside the window, ignored
+    outputs = {1: StrideOutputs(logits, np.full(90, 10.0))}
+    averaged = count_from_outputs(outputs, 90, CountingConfig(period_window=2))
+    assert averaged.count == pytest.approx(90 / 5.5)
+    assert count_from_outputs(outputs, 90, CountingConfig.official()).count == pytest.approx(18)
 
 
 def test_low_mean_score_counts_zero():
@@ -122,3 +164,5 @@ def test_invalid_configs_are_refused():
         CountingConfig(strides=())
     with pytest.raises(ValueError):
         CountingConfig(median_filter=4)
+    with pytest.raises(ValueError):
+        CountingConfig(period_window=-1)

@@ -45,6 +45,7 @@ def test_yaml_values_reach_the_dataclasses(tmp_path):
         ("objectives: [speed]\n", "objectives"),
         ("budget_ms: -3\n", "budget_ms must be positive"),
         ("trials: 0\n", "trials must be at least 1"),
+        ("counting: best\n", "counting: .best.; choose from default, official"),
         ("name: [unclosed\n", "not valid YAML"),
         ("- a list\n", "expected a mapping"),
     ],

@@ -3,6 +3,18 @@
 :func:`count_from_outputs` is pure (logits in, count out) so it is tested without a model;
 :func:`count_video` runs a model over a whole video, batching the 64-frame chunks of every
 stride together.
+
+Two refinements of the official procedure are on by default (``CountingConfig.official()``
+turns them off, to reproduce published numbers):
+
+- *Alias guard.* At stride ``s`` a repetition shorter than ``min_period * s`` frames cannot be
+  seen; it aliases to a slower one the model may read confidently (a 4-frame period at stride 3
+  looks like a 4-strided-frame period running backwards, i.e. 12 frames). When a smaller stride
+  that counts at all reads such a short period, the larger stride is ruled out. The smallest
+  stride is never ruled out.
+- *Sub-class period.* The period is the probability-weighted mean of the classes around the
+  argmax rather than the argmax alone, so a 13-frame period seen at stride 3 counts as 13, not
+  12; models trained on soft period labels spread their mass that way.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CountingConfig:
-    """Defaults are the official demo's."""
+    """The official demo's settings, plus the two refinements of the module docstring."""
 
     strides: tuple[int, ...] = (1, 2, 3, 4)
     periodicity_threshold: float = 0.5
@@ -34,12 +46,21 @@ class CountingConfig:
     min_period: int = 3
     median_filter: int = 5  # window width; 1 disables
     batch_size: int = 8
+    alias_guard: bool = True
+    period_window: int = 2  # period classes either side of the argmax averaged; 0: argmax
 
     def __post_init__(self) -> None:
         if not self.strides or min(self.strides) < 1:
             raise ValueError(f"strides must be positive integers, got {self.strides}")
         if self.median_filter < 1 or self.median_filter % 2 == 0:
             raise ValueError(f"median_filter must be an odd width >= 1, got {self.median_filter}")
+        if self.period_window < 0:
+            raise ValueError(f"period_window must be >= 0, got {self.period_window}")
+
+    @classmethod
+    def official(cls, **changes: object) -> CountingConfig:
+        """The official demo exactly: best-scoring stride, argmax period."""
+        return cls(**{"alias_guard": False, "period_window": 0, **changes})
 
 
 @dataclass(frozen=True)
@@ -73,37 +94,95 @@ def _median_filter(values: np.ndarray, width: int) -> np.ndarray:
     return np.median(sliding_window_view(padded, width), axis=-1)
 
 
-def _frame_scores(outputs: StrideOutputs, min_period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame period (in strided frames) and score sqrt(periodicity * period confidence)."""
+@dataclass(frozen=True)
+class _StrideReading:
+    """One stride's per-frame view of a video, at the original frame rate."""
+
+    stride: int
+    mean_score: float  # over strided frames, what stride selection compares
+    period: np.ndarray  # original frames per repetition (sub-class when period_window > 0)
+    score: np.ndarray  # median-filtered
+    periodic: np.ndarray  # bool: the frame counts
+
+    def median_period(self) -> float:
+        """The typical period of the frames it counts; inf when it counts none."""
+        return float(np.median(self.period[self.periodic])) if self.periodic.any() else np.inf
+
+
+def _local_mean_period(probabilities: np.ndarray, argmax: np.ndarray, window: int) -> np.ndarray:
+    """Probability-weighted mean period over the classes within ``window`` of the argmax."""
+    classes = np.arange(probabilities.shape[-1])
+    near = np.abs(classes - argmax[:, None]) <= window
+    weights = probabilities * near
+    return (weights * (classes + 1)).sum(-1) / weights.sum(-1)
+
+
+def _read_stride(
+    stride: int, outputs: StrideOutputs, num_frames: int, config: CountingConfig
+) -> _StrideReading:
     probabilities = _softmax(outputs.period_logits.astype(np.float64))
-    period = probabilities.argmax(axis=-1) + 1
-    confidence = np.where(period < min_period, 0.0, probabilities.max(axis=-1))
+    argmax = probabilities.argmax(axis=-1)
+    whole_period = argmax + 1  # strided frames
+    confidence = np.where(whole_period < config.min_period, 0.0, probabilities.max(axis=-1))
     periodicity = 1.0 / (1.0 + np.exp(-outputs.periodicity_logits.astype(np.float64)))
-    return period, np.sqrt(periodicity * confidence)
+    score = np.sqrt(periodicity * confidence)
+    period = (
+        _local_mean_period(probabilities, argmax, config.period_window)
+        if config.period_window
+        else whole_period.astype(np.float64)
+    )
+
+    def upsampled(values: np.ndarray) -> np.ndarray:
+        return np.repeat(values, stride)[:num_frames]
+
+    filtered = _median_filter(upsampled(score), config.median_filter)
+    periodic = (filtered > config.periodicity_threshold) & (
+        upsampled(whole_period) >= config.min_period
+    )
+    return _StrideReading(
+        stride=stride,
+        mean_score=float(score.mean()),
+        period=upsampled(period) * stride,
+        score=filtered,
+        periodic=periodic,
+    )
+
+
+def _aliased(
+    candidate: _StrideReading, readings: list[_StrideReading], config: CountingConfig
+) -> bool:
+    """Whether a smaller stride that counts reads a period ``candidate`` cannot represent."""
+    return any(
+        other.stride < candidate.stride
+        and other.mean_score >= config.min_mean_score
+        and other.median_period() < config.min_period * candidate.stride
+        for other in readings
+    )
+
+
+def _choose(readings: list[_StrideReading], config: CountingConfig) -> _StrideReading:
+    ranked = sorted(readings, key=lambda r: (-r.mean_score, r.stride))
+    if not config.alias_guard:
+        return ranked[0]
+    return next(r for r in ranked if not _aliased(r, readings, config))
 
 
 def count_from_outputs(
     outputs: Mapping[int, StrideOutputs], num_frames: int, config: CountingConfig
 ) -> CountResult:
     """Count repetitions in a video of ``num_frames`` frames from each stride's outputs."""
-    scored = {stride: _frame_scores(out, config.min_period) for stride, out in outputs.items()}
-    stride = max(scored, key=lambda s: float(scored[s][1].mean()))
-    period, score = scored[stride]
-    mean_score = float(score.mean())
-
-    period = np.repeat(period, stride)[:num_frames] * stride
-    score = _median_filter(np.repeat(score, stride)[:num_frames], config.median_filter)
-    periodic = (score > config.periodicity_threshold) & (period >= config.min_period * stride)
-    per_frame_count = np.where(periodic, 1.0 / period, 0.0)
-    if mean_score < config.min_mean_score:
+    readings = [_read_stride(s, out, num_frames, config) for s, out in outputs.items()]
+    chosen = _choose(readings, config)
+    per_frame_count = np.where(chosen.periodic, 1.0 / chosen.period, 0.0)
+    if chosen.mean_score < config.min_mean_score:
         per_frame_count = np.zeros_like(per_frame_count)
     return CountResult(
         count=float(per_frame_count.sum()),
-        stride=stride,
-        mean_score=mean_score,
+        stride=chosen.stride,
+        mean_score=chosen.mean_score,
         per_frame_count=per_frame_count,
-        per_frame_period=period,
-        per_frame_score=score,
+        per_frame_period=chosen.period,
+        per_frame_score=chosen.score,
     )
 
 

@@ -20,7 +20,7 @@ from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.latency import TimingProtocol
-from autocompress.models.counting import chunk_indices
+from autocompress.models.counting import CountingConfig, chunk_indices
 from autocompress.models.weights import load_model
 from autocompress.search.config import StudyConfig
 from autocompress.spaces.pipeline_space import LayerCatalog
@@ -120,6 +120,7 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
         lock=MachineLock(),
         budget_ms=config.budget_ms,
         subset=config.data.subset,
+        counting=CountingConfig.official() if config.counting == "official" else CountingConfig(),
         scores_accuracy=bool({"mae", "obo"} & set(config.objectives))
         or config.max_mae_increase is not None,
     )
