@@ -31,6 +31,20 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", default=DEFAULT_PRESET, help=f"model preset (default: {DEFAULT_PRESET})"
@@ -73,14 +87,18 @@ def _cmd_profile(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
+    from autocompress.training.clips import CurriculumConfig
     from autocompress.training.trainer import TrainingConfig, train
 
     config = TrainingConfig(
         preset=args.preset,
         steps=args.steps,
         batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
         seed=args.seed,
+        init=str(args.init) if args.init else None,
         threads=args.threads,
+        curriculum=CurriculumConfig(start=args.curriculum_start),
     )
     with tqdm(total=config.steps, desc="training", unit="step") as bar:
 
@@ -313,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--minutes", type=float, help="stop after this wall time (resumable)")
     train.add_argument("--batch-size", type=_positive_int, default=8)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--init", type=Path, help="start from these weights (fine-tune)")
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3)
+    train.add_argument(
+        "--curriculum-start",
+        type=_unit_float,
+        default=0.1,
+        help="clip difficulty at step 0, rising to 1 (1: no curriculum, e.g. with --init)",
+    )
     train.add_argument("--threads", type=_positive_int, help="torch intra-op threads")
     train.set_defaults(handler=_cmd_train)
 

@@ -1,9 +1,10 @@
-"""Training a RepNet from scratch on synthetic repetitions, on the CPU, resumably.
+"""Training a RepNet on synthetic repetitions, from scratch or from given weights, resumably.
 
 A run is fixed by :class:`TrainingConfig`; the learning-rate schedule and the data depend only on
-the step number, so a run interrupted and resumed from its checkpoint ends where an
-uninterrupted one would (up to floating-point non-determinism of threaded kernels). Only the
-planned number of steps (to extend or shorten a run) and the thread count may change on resume.
+the step number, and the checkpoint keeps the random state dropout draws from, so a run
+interrupted and resumed from its checkpoint ends where an uninterrupted one would (exactly on
+one thread; up to the non-determinism of threaded kernels otherwise). Only the planned number
+of steps (to extend or shorten a run) and the thread and worker counts may change on resume.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 
 from autocompress.errors import UserError
 from autocompress.models.repnet import PRESETS, RepNet
-from autocompress.models.weights import save_checkpoint
+from autocompress.models.weights import load_model, save_checkpoint
 from autocompress.training.clips import Batch, CurriculumConfig, training_batches
 
 __all__ = ["StepStats", "TrainingConfig", "clip_loss", "train"]
@@ -38,6 +39,9 @@ class TrainingConfig:
     # of 11 frames called 12 still counts nearly right.
     period_label_sigma: float = 0.75
     seed: int = 0
+    # Weights to start from instead of a random init: fine-tuning a trained model further,
+    # best with another ``seed`` (new clips) and a ``curriculum`` that starts hard.
+    init: str | None = None
     threads: int | None = None
     workers: int = 1
     checkpoint_every: int = 100
@@ -107,6 +111,7 @@ def _save_state(path: Path, model, optimizer, step: int, config: TrainingConfig,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "step": step,
+            "rng": torch.get_rng_state(),  # dropout draws from it
             "config": asdict(config),
             "seconds": seconds,
         },
@@ -131,11 +136,15 @@ def train(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    model = RepNet(PRESETS[config.preset])
+    model = (
+        load_model(config.preset, config.init)[0].train()
+        if config.init
+        else RepNet(PRESETS[config.preset])
+    )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    step, seconds_before = 0, 0.0
+    step, seconds_before, rng_state = 0, 0.0, None
     checkpoint = _checkpoint_path(out)
     if checkpoint.is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -150,6 +159,7 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, seconds_before = state["step"], state["seconds"]
+        rng_state = state.get("rng")  # absent in checkpoints of older versions
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
@@ -165,6 +175,8 @@ def train(
         config.curriculum,
         config.workers,
     )
+    if rng_state is not None:  # after the batch loader, which draws a seed of its own
+        torch.set_rng_state(rng_state)
     model.train()
     try:
         while step < config.steps and time.monotonic() < deadline:
