@@ -33,6 +33,7 @@ __all__ = [
     "chunk_indices",
     "count_from_outputs",
     "count_video",
+    "stride_outputs",
 ]
 
 
@@ -198,22 +199,27 @@ def chunk_indices(num_frames: int, stride: int, chunk_length: int) -> np.ndarray
 
 
 @torch.no_grad()
-def count_video(
+def stride_outputs(
     model: torch.nn.Module,
     video: torch.Tensor,
-    config: CountingConfig = CountingConfig(),
+    strides: tuple[int, ...],
+    batch_size: int = 8,
     chunk_length: int = 64,
-) -> CountResult:
-    """Count repetitions in ``video`` (T x 3 x H x W, already resized and scaled to [-1, 1])."""
+) -> dict[int, StrideOutputs]:
+    """The model's outputs for every frame of ``video`` seen at each stride.
+
+    ``video`` is T x 3 x H x W, already resized and scaled to [-1, 1]; the 64-frame chunks of
+    all strides are batched together.
+    """
     num_frames = video.shape[0]
     if num_frames == 0:
         raise ValueError("cannot count an empty video")
-    chunks = {s: chunk_indices(num_frames, s, chunk_length) for s in config.strides}
+    chunks = {s: chunk_indices(num_frames, s, chunk_length) for s in strides}
     schedule = [(s, row) for s, rows in chunks.items() for row in rows]
     period_parts: dict[int, list[np.ndarray]] = {s: [] for s in chunks}
     periodicity_parts: dict[int, list[np.ndarray]] = {s: [] for s in chunks}
-    for start in range(0, len(schedule), config.batch_size):
-        batch = schedule[start : start + config.batch_size]
+    for start in range(0, len(schedule), batch_size):
+        batch = schedule[start : start + batch_size]
         index = torch.from_numpy(np.stack([row for _, row in batch]))
         clips = video[index].permute(0, 2, 1, 3, 4)  # B x 3 x T x H x W
         period_logits, periodicity_logits, _ = model(clips)
@@ -229,4 +235,15 @@ def count_video(
             period_logits=np.concatenate(period_parts[stride])[:length],
             periodicity_logits=np.concatenate(periodicity_parts[stride])[:length],
         )
-    return count_from_outputs(outputs, num_frames, config)
+    return outputs
+
+
+def count_video(
+    model: torch.nn.Module,
+    video: torch.Tensor,
+    config: CountingConfig = CountingConfig(),
+    chunk_length: int = 64,
+) -> CountResult:
+    """Count repetitions in ``video`` (T x 3 x H x W, already resized and scaled to [-1, 1])."""
+    outputs = stride_outputs(model, video, config.strides, config.batch_size, chunk_length)
+    return count_from_outputs(outputs, video.shape[0], config)
