@@ -74,9 +74,17 @@ def test_alias_guard_keeps_a_coarse_stride_that_can_see_the_period():
     assert result.stride == 3
 
 
-def test_alias_guard_ignores_a_smaller_stride_that_would_not_count():
+def test_alias_guard_ignores_a_short_period_that_would_not_alias_to_the_reading():
+    # Stride 1 reads 3 frames (noise, say); at stride 4 that would look like 12 frames, but
+    # stride 4 reads 14 strided frames (56 original ones): a real long period, kept.
+    outputs = {1: _outputs(120, 3, 10.0, sharpness=3.5), 4: _outputs(30, 14, 10.0)}
+    result = count_from_outputs(outputs, 120, CountingConfig(period_window=0))
+    assert result.stride == 4
+
+
+def test_alias_guard_ignores_a_weakly_scored_smaller_stride():
     outputs = _aliasing_outputs(4)
-    outputs[1] = _outputs(120, 4, -10.0)  # mean score far below min_mean_score
+    outputs[1] = _outputs(120, 4, -0.5, sharpness=3.5)  # mean score 0.44: under 0.5
     result = count_from_outputs(outputs, 120, CountingConfig(period_window=0))
     assert result.stride == 3
 

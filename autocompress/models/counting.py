@@ -10,8 +10,9 @@ turns them off, to reproduce published numbers):
 - *Alias guard.* At stride ``s`` a repetition shorter than ``min_period * s`` frames cannot be
   seen; it aliases to a slower one the model may read confidently (a 4-frame period at stride 3
   looks like a 4-strided-frame period running backwards, i.e. 12 frames). When a smaller stride
-  that counts at all reads such a short period, the larger stride is ruled out. The smallest
-  stride is never ruled out.
+  whose mean score passes the periodicity threshold reads such a short period, and the larger
+  stride reads about what that period would alias to, the larger stride is ruled out. The
+  smallest stride is never ruled out.
 - *Sub-class period.* The period is the probability-weighted mean of the classes around the
   argmax rather than the argmax alone, so a 13-frame period seen at stride 3 counts as 13, not
   12; models trained on soft period labels spread their mass that way.
@@ -149,16 +150,41 @@ def _read_stride(
     )
 
 
+def _alias_period(period: float, stride: int) -> float:
+    """The period (in original frames) that a repetition of ``period`` frames appears to have
+    when every ``stride``-th frame is seen: the sampled frequency folded into [0, 1/2]."""
+    cycles = stride / period  # cycles per strided frame
+    folded = min(cycles % 1.0, 1.0 - cycles % 1.0)
+    return stride / folded if folded > 1e-9 else np.inf
+
+
 def _aliased(
     candidate: _StrideReading, readings: list[_StrideReading], config: CountingConfig
 ) -> bool:
-    """Whether a smaller stride that counts reads a period ``candidate`` cannot represent."""
-    return any(
-        other.stride < candidate.stride
-        and other.mean_score >= config.min_mean_score
-        and other.median_period() < config.min_period * candidate.stride
-        for other in readings
-    )
+    """Whether a convincing smaller stride reads a period ``candidate`` cannot represent, and
+    ``candidate`` reads what that period would alias to (within a factor of 2).
+
+    Convincing: its mean score passes the periodicity threshold. The alias check keeps a
+    smaller stride that reads noise as a very short period from vetoing a stride that sees
+    the real, long one.
+    """
+    reading = candidate.median_period()
+    for other in readings:
+        short = other.median_period()
+        if not (
+            other.stride < candidate.stride
+            and other.mean_score > config.periodicity_threshold
+            and short < config.min_period * candidate.stride
+        ):
+            continue
+        alias = _alias_period(short, candidate.stride)
+        if (
+            np.isfinite(alias)
+            and np.isfinite(reading)
+            and max(alias, reading) <= 2 * min(alias, reading)
+        ):
+            return True
+    return False
 
 
 def _choose(readings: list[_StrideReading], config: CountingConfig) -> _StrideReading:
