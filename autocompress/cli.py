@@ -155,15 +155,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     model, source = load_model(args.preset, args.weights)
     dataset = QuvaDataset(args.data)
     subset = Subset(args.limit, args.seed) if args.limit else None
-    counting = CountingConfig.official() if args.official_counting else CountingConfig()
-    report = evaluate_counts(model, dataset, subset=subset, counting=counting)
+    procedure = "official" if args.official_counting else "default"
+    report = evaluate_counts(
+        model, dataset, subset=subset, counting=CountingConfig.named(procedure)
+    )
     if args.json:
         print(
             json.dumps(
                 {
                     "preset": args.preset,
                     "weights": source,
-                    "counting": "official" if args.official_counting else "default",
+                    "counting": procedure,
                     **report.to_dict(),
                 },
                 indent=2,
@@ -171,7 +173,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         )
         return
     size = model.config.image_size
-    procedure = "official" if args.official_counting else "default (alias guard, sub-class periods)"
     print(f"preset {args.preset} ({source}), {size}x{size} frames, data {args.data}")
     print(f"counting: {procedure}\n")
     width = max(len("video"), *(len(v.name) for v in report.videos))

@@ -174,3 +174,6 @@ def test_invalid_configs_are_refused():
         CountingConfig(median_filter=4)
     with pytest.raises(ValueError):
         CountingConfig(period_window=-1)
+    with pytest.raises(ValueError, match="choose from default, official"):
+        CountingConfig.named("best")
+    assert CountingConfig.named("official") == CountingConfig.official()

@@ -28,6 +28,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
+    "PROCEDURES",
     "CountResult",
     "CountingConfig",
     "StrideOutputs",
@@ -36,6 +37,9 @@ __all__ = [
     "count_video",
     "stride_outputs",
 ]
+
+
+PROCEDURES = ("default", "official")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,13 @@ class CountingConfig:
     def official(cls, **changes: object) -> CountingConfig:
         """The official demo exactly: best-scoring stride, argmax period."""
         return cls(**{"alias_guard": False, "period_window": 0, **changes})
+
+    @classmethod
+    def named(cls, procedure: str) -> CountingConfig:
+        """``"default"`` or ``"official"``: the names studies and the CLI use."""
+        if procedure not in PROCEDURES:
+            raise ValueError(f"counting: {procedure!r}; choose from {', '.join(PROCEDURES)}")
+        return cls.official() if procedure == "official" else cls()
 
 
 @dataclass(frozen=True)

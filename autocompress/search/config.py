@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from autocompress.errors import UserError
+from autocompress.models.counting import PROCEDURES
 
 __all__ = [
     "OBJECTIVES",
@@ -89,9 +90,6 @@ class SpaceConfig:
             )
 
 
-COUNTING = ("default", "official")
-
-
 @dataclass(frozen=True)
 class StudyConfig:
     name: str = "default"
@@ -122,8 +120,8 @@ class StudyConfig:
             raise UserError(f"max_mae_increase must be >= 0, got {self.max_mae_increase}")
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
-        if self.counting not in COUNTING:
-            raise UserError(f"counting: {self.counting!r}; choose from {', '.join(COUNTING)}")
+        if self.counting not in PROCEDURES:
+            raise UserError(f"counting: {self.counting!r}; choose from {', '.join(PROCEDURES)}")
 
 
 def _convert(value: object, annotation: object, path: str) -> object:

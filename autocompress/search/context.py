@@ -120,7 +120,7 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
         lock=MachineLock(),
         budget_ms=config.budget_ms,
         subset=config.data.subset,
-        counting=CountingConfig.official() if config.counting == "official" else CountingConfig(),
+        counting=CountingConfig.named(config.counting),
         scores_accuracy=bool({"mae", "obo"} & set(config.objectives))
         or config.max_mae_increase is not None,
     )
