@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test clean postgres-server
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,7 +21,13 @@ demo: $(STAMP)
 	$(VENV)/bin/autocompress pareto
 	$(VENV)/bin/autocompress export --trial fastest --out runs/export
 
-test: $(STAMP)
+# The storage tests run a real PostgreSQL server: Debian's, installed here if the machine has
+# none (tests/postgres_server.py starts a private cluster on a free loopback port).
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
+test: $(STAMP) postgres-server
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

@@ -153,7 +153,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.seed is not None and args.limit is None:
         raise UserError("--seed picks a random subset and needs --limit")
     model, source = load_model(args.preset, args.weights)
-    dataset = QuvaDataset(args.data)
+    # Every video is decoded (and cached) up front, so all of the folder's problems are
+    # reported together and a corrupt video is never silently left out of the scores.
+    dataset = QuvaDataset(args.data, verify=model.config.image_size, progress=True)
     subset = Subset(args.limit, args.seed) if args.limit else None
     procedure = "official" if args.official_counting else "default"
     report = evaluate_counts(
@@ -180,10 +182,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     for video in report.videos:
         error = video.pred - video.true
         print(f"{video.name:<{width}}{video.true:>7}{video.pred:>7}{error:>+8}")
-    for skipped in report.skipped:
-        print(f"{skipped.name:<{width}}   skipped: {skipped.reason}")
-    print(f"\nMAE {report.mae:.3f}   OBO {report.obo:.3f}   ({report.n_videos} videos", end="")
-    print(f", {len(report.skipped)} skipped)" if report.skipped else ")")
+    print(f"\nMAE {report.mae:.3f}   OBO {report.obo:.3f}   ({report.n_videos} videos)")
 
 
 def _calibration_clips(model, count: int):
@@ -256,17 +255,32 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
-    from autocompress.search.config import resolve_study_config
+    from autocompress.search.config import (
+        builtin_study,
+        builtin_study_names,
+        resolve_study_config,
+    )
     from autocompress.search.pareto import format_front
     from autocompress.search.runner import run_search
+    from autocompress.search.study import Heartbeat, stored_definition
 
-    config = resolve_study_config(args.study, args.config, _study_overrides(args))
+    named = args.study if args.config is None else None
+    stored = stored_definition(named, args.storage, args.run_dir) if named else None
+    if named and stored is None and builtin_study(named) is None:
+        print(
+            f"{named!r} is neither a study file nor a stored study: a new study from the "
+            f"defaults (built-in studies: {', '.join(builtin_study_names())})"
+        )
+    config = resolve_study_config(args.study, args.config, _study_overrides(args), stored)
     budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
     print(
         f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
         f"sampler {config.sampler}, objectives {', '.join(config.objectives)}"
     )
-    outcome = run_search(config, args.storage, args.run_dir, progress=not args.no_progress)
+    heartbeat = Heartbeat(args.heartbeat_seconds, 4 * args.heartbeat_seconds)
+    outcome = run_search(
+        config, args.storage, args.run_dir, progress=not args.no_progress, heartbeat=heartbeat
+    )
     print(f"\n{outcome.finished_here} trials run here; feasible Pareto front:")
     print(format_front(outcome.study))
 
@@ -405,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="search compression pipelines (resumes a study)")
     study_options(search)
-    search.add_argument("--config", type=Path, help="study YAML (default: studies/STUDY.yaml)")
+    search.add_argument("--config", type=Path, help="study YAML (default: the study called STUDY)")
     search.add_argument("--trials", type=_positive_int, help="the study's total trial count")
     search.add_argument(
         "--budget-ms", type=float, help="latency budget (trials over it are infeasible)"
@@ -424,6 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--threads", type=_positive_int, help="threads for latency timing")
     search.add_argument("--subset", type=_positive_int, help="score only the first N videos")
     search.add_argument("--no-progress", action="store_true")
+    search.add_argument(
+        "--heartbeat-seconds",
+        type=_positive_int,
+        default=30,
+        help="SQL storages: a worker beats this often; a trial of a worker silent for 4 beats "
+        "is failed and retried (default: 30)",
+    )
     search.set_defaults(handler=_cmd_search)
 
     pareto = commands.add_parser("pareto", help="the feasible Pareto front: table and plots")

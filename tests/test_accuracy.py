@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,9 +11,8 @@ from conftest import TINY
 
 from autocompress.cli import main
 from autocompress.data.cache import CACHE_ENV
-from autocompress.data.quva import QuvaDataset, Subset
+from autocompress.data.quva import QuvaDataset, Subset, UnreadableVideo
 from autocompress.data.synthetic import generate_dataset
-from autocompress.errors import UserError
 from autocompress.evaluators.accuracy import evaluate_counts, mae_obo
 from autocompress.models.counting import CountingConfig
 from autocompress.models.weights import load_model
@@ -47,7 +47,7 @@ def test_evaluates_every_video(tiny_set, model):
     report = evaluate_counts(
         model, dataset, counting=CountingConfig(strides=(1, 2)), progress=False
     )
-    assert report.n_videos == 3 and not report.skipped
+    assert report.n_videos == 3
     assert [v.name for v in report.videos] == [item.name for item in dataset]
     assert [v.true for v in report.videos] == [item.count for item in dataset]
     assert all(v.pred == round(v.raw) >= 0 for v in report.videos)
@@ -66,19 +66,36 @@ def test_subset_and_model_mode(tiny_set, model):
     model.eval()
 
 
-def test_unreadable_video_is_skipped_not_counted(tiny_set, tmp_path, model, caplog):
+def test_video_broken_after_opening_stops_the_count(tmp_path, model):
+    """Checked on opening, replaced by a broken file before counting: refused, never skipped."""
     root = tmp_path / "set"
     generate_dataset(root, 2, seed=0, style=TINY)
-    broken = sorted((root / "videos").iterdir())[0]
-    broken.write_bytes(b"\x00" * 64)
-    report = evaluate_counts(model, QuvaDataset(root), progress=False)
-    assert report.n_videos == 1 and [s.name for s in report.skipped] == [broken.stem]
-    assert broken.stem not in [v.name for v in report.videos]
-    assert broken.name in caplog.text
+    dataset = QuvaDataset(root, verify=model.config.image_size)
+    broken = dataset.items[1].video
+    broken.write_bytes(b"\x00" * 64)  # new content: not the cached frames
+    with pytest.raises(UnreadableVideo, match=broken.name):
+        evaluate_counts(model, dataset, progress=False)
 
-    sorted((root / "videos").iterdir())[1].write_bytes(b"")
-    with pytest.raises(UserError, match="none of the 2 videos"):
-        evaluate_counts(model, QuvaDataset(root), progress=False)
+
+def test_cli_lists_every_problem_of_the_folder(tiny_set, tmp_path, capsys):
+    root = shutil.copytree(tiny_set, tmp_path / "set")
+    videos, annotations = root / "videos", root / "annotations"
+    cut, lonely, flat = sorted(videos.iterdir())
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    (annotations / f"{lonely.stem}.npy").unlink()
+    np.save(annotations / f"{flat.stem}.npy", np.array([[2.0, 4.0], [6.0, 8.0]]))
+    shutil.copyfile(flat, videos / "still.mp4")
+    np.save(annotations / "still.npy", np.zeros(0, dtype=np.int64))
+    np.save(annotations / "orphan.npy", np.array([3, 9]))
+    broken = [cut, lonely, annotations / f"{flat.stem}.npy", annotations / "still.npy"]
+
+    assert main(["evaluate", "--data", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert f"autocompress: error: {root}: 5 problems in the data folder:\n" in err
+    lines = err.splitlines()
+    for file in [*broken, annotations / "orphan.npy"]:
+        assert sum(line.startswith(f"  {file.relative_to(root)}: ") for line in lines) == 1
+    assert "Traceback" not in err
 
 
 def test_cli_synth_then_evaluate(tmp_path, capsys):

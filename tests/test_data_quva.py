@@ -156,9 +156,18 @@ def test_video_without_annotation_and_the_reverse(tiny_copy):
     (tiny_copy / "videos" / f"{second.stem}.mp4").unlink()
     with pytest.raises(UserError) as caught:
         QuvaDataset(tiny_copy)
-    message = str(caught.value)
-    assert f"videos without annotation: {first.stem}" in message
-    assert f"annotations without video: {second.stem}" in message
+    assert str(caught.value).splitlines() == [
+        f"{tiny_copy}: 2 problems in the data folder:",
+        f"  annotations/{second.name}: no video named {second.stem} in videos/",
+        f"  videos/{first.stem}.mp4: no annotation (expected annotations/{first.name})",
+    ]
+
+
+def test_two_files_of_one_name(tiny_copy):
+    video = sorted((tiny_copy / "videos").iterdir())[0]
+    shutil.copyfile(video, video.with_suffix(".avi"))
+    with pytest.raises(UserError, match=f"videos/{video.stem}.mp4: same name as {video.stem}.avi"):
+        QuvaDataset(tiny_copy)
 
 
 @pytest.mark.parametrize(
@@ -174,15 +183,14 @@ def test_video_without_annotation_and_the_reverse(tiny_copy):
 def test_bad_annotation(tiny_copy, content, match):
     annotation = sorted((tiny_copy / "annotations").iterdir())[0]
     np.save(annotation, content)
-    with pytest.raises(UserError, match=match) as caught:
+    with pytest.raises(UserError, match=f"\n  annotations/{annotation.name}: .*{match}"):
         QuvaDataset(tiny_copy)
-    assert annotation.name in str(caught.value)
 
 
 def test_unreadable_annotation(tiny_copy):
     annotation = sorted((tiny_copy / "annotations").iterdir())[0]
     annotation.write_text("17 repetitions")
-    with pytest.raises(UserError, match=f"cannot read annotation .*{annotation.name}"):
+    with pytest.raises(UserError, match=f"annotations/{annotation.name}: cannot read"):
         QuvaDataset(tiny_copy)
 
 
@@ -199,6 +207,55 @@ def test_unreadable_video(tiny_copy, damage):
     video.write_bytes(
         {"garbage": b"\x00junk" * 100, "truncated": data[: len(data) // 2], "empty": b""}[damage]
     )
-    dataset = QuvaDataset(tiny_copy, cache=False)  # opening is fine: the layout is right
+    dataset = QuvaDataset(tiny_copy, cache=False)  # the layout alone is right
     with pytest.raises(UnreadableVideo, match=video.name):
         dataset.frames(dataset.items[0], 32)
+    with pytest.raises(UserError) as caught:  # verifying finds it while opening
+        QuvaDataset(tiny_copy, cache=False, verify=32)
+    header, line = str(caught.value).splitlines()
+    assert header == f"{tiny_copy}: 1 problem in the data folder:"
+    assert line.startswith(f"  videos/{video.name}: ")
+
+
+def test_every_problem_is_listed_at_once(tiny_copy, tmp_path):
+    """Layout, annotation and decoding problems together: one error, a line each."""
+    cut, lonely, flat = sorted((tiny_copy / "videos").iterdir())
+    videos, annotations = tiny_copy / "videos", tiny_copy / "annotations"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    (annotations / f"{lonely.stem}.npy").unlink()
+    np.save(annotations / f"{flat.stem}.npy", np.array([[3.0, 9.0], [15.0, 21.0]]))
+    shutil.copyfile(flat, videos / "empty.mp4")
+    np.save(annotations / "empty.npy", np.array([], dtype=np.int64))
+    np.save(annotations / "orphan.npy", np.array([5, 10]))
+    with pytest.raises(UserError) as caught:
+        QuvaDataset(tiny_copy, cache=tmp_path / "cache", verify=32)
+    header, *lines = str(caught.value).splitlines()
+    assert header == f"{tiny_copy}: 5 problems in the data folder:"
+    expected = [
+        ("annotations/empty.npy", "no repetition"),
+        (f"annotations/{flat.stem}.npy", "1-D array of integer frame indices"),
+        ("annotations/orphan.npy", "no video named orphan"),
+        (f"videos/{cut.name}", "decode"),  # "cannot decode" or "N of M frames decode"
+        (f"videos/{lonely.name}", "no annotation"),
+    ]
+    assert len(lines) == len(expected)
+    for line, (file, why) in zip(lines, sorted(expected), strict=True):  # sorted by file
+        assert line.startswith(f"  {file}: ") and why in line
+
+
+def test_a_lonely_video_is_decoded_too(tiny_copy):
+    """A video without annotation that does not decode either: both are said at once."""
+    video = sorted((tiny_copy / "videos").iterdir())[0]
+    video.write_bytes(b"")
+    (tiny_copy / "annotations" / f"{video.stem}.npy").unlink()
+    with pytest.raises(UserError) as caught:
+        QuvaDataset(tiny_copy, cache=False, verify=32)
+    lines = str(caught.value).splitlines()[1:]
+    assert len(lines) == 2 and all(line.startswith(f"  videos/{video.name}: ") for line in lines)
+
+
+def test_verifying_fills_the_cache_for_counting(tiny_set, tmp_path):
+    dataset = QuvaDataset(tiny_set, cache=tmp_path, verify=32)
+    assert len(dataset) == 3
+    assert all(dataset.cache.entry(item.video, 32).is_file() for item in dataset)
+    assert not dataset.cache.entry(dataset.items[0].video, 48).is_file()

@@ -4,10 +4,12 @@ import dataclasses
 
 import pytest
 
+from autocompress.cli import main
 from autocompress.errors import UserError
 from autocompress.search.config import (
     StudyConfig,
     builtin_study,
+    builtin_study_names,
     load_study_config,
     resolve_study_config,
 )
@@ -82,3 +84,29 @@ def test_command_line_overrides_win(tmp_path):
     assert config.data.path == "/videos" and config.latency.threads == 2
     renamed = resolve_study_config("other", path, {})
     assert dataclasses.replace(renamed, name="from-file") == load_study_config(path)
+
+
+def test_every_builtin_study_is_valid():
+    names = builtin_study_names()
+    assert {"default", "repnet-quva", "repnet-budget"} <= set(names)
+    for name in names:
+        load_study_config(builtin_study(name))
+
+
+def test_a_stored_study_resumes_with_its_own_definition():
+    created = StudyConfig(name="fast", budget_ms=30.0, sampler="random", trials=5)
+    stored = dataclasses.asdict(created)
+    del stored["trials"]
+    resumed = resolve_study_config("fast", None, {"trials": 9}, stored)
+    assert resumed == dataclasses.replace(created, trials=9)
+    # The built-in file of the same name does not apply to a stored study.
+    assert resolve_study_config("default", None, {}, stored).budget_ms == 30.0
+
+
+def test_an_unknown_study_name_says_it_starts_from_the_defaults(tmp_path, capsys):
+    # The unknown sampler stops the run after the first line, before any model is built.
+    argv = ["search", "--study", "fast", "--sampler", "annealing", "--run-dir", str(tmp_path)]
+    assert main(argv) == 2
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert "'fast' is neither a study file nor a stored study" in first_line
+    assert "repnet-budget" in first_line and "repnet-quva" in first_line

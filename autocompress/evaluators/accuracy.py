@@ -2,14 +2,16 @@
 
 MAE = mean over videos of |pred - true| / true; OBO = share of videos with |pred - true| > 1.
 Predicted counts are rounded to whole repetitions before scoring (a count is an integer; the
-raw sum of per-frame increments is kept in the report). Videos that cannot be decoded are
-skipped with a warning and listed in the report, never scored as a count of 0.
+raw sum of per-frame increments is kept in the report). Every video of the selection is
+scored or none is: open the dataset with ``verify`` so that unreadable videos are refused with
+the folder's other problems before anything is counted; one that becomes unreadable after that
+(replaced mid-run) stops the count with :class:`UnreadableVideo` naming it, since scoring a
+smaller set than asked would give a different, silently incomparable metric.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
@@ -17,13 +19,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from autocompress.data.quva import QuvaDataset, Subset, UnreadableVideo
-from autocompress.errors import UserError
+from autocompress.data.quva import QuvaDataset, Subset
 from autocompress.models.counting import CountingConfig, count_video
 
-__all__ = ["AccuracyReport", "SkippedVideo", "VideoCount", "evaluate_counts", "mae_obo"]
-
-_logger = logging.getLogger(__name__)
+__all__ = ["AccuracyReport", "VideoCount", "evaluate_counts", "mae_obo"]
 
 
 @dataclass(frozen=True)
@@ -35,18 +34,11 @@ class VideoCount:
 
 
 @dataclass(frozen=True)
-class SkippedVideo:
-    name: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class AccuracyReport:
     mae: float
     obo: float
-    n_videos: int  # videos scored (skipped ones excluded)
+    n_videos: int
     videos: tuple[VideoCount, ...]
-    skipped: tuple[SkippedVideo, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,23 +78,15 @@ def evaluate_counts(
     """Count every video of ``dataset`` (or of ``subset``) with ``model`` and score the counts.
 
     ``image_size`` defaults to ``model.config.image_size``; pass it for models without a
-    RepNet config. Raises :class:`UserError` when no video could be decoded.
+    RepNet config. Raises :class:`UnreadableVideo` (a :class:`UserError`) for a video that does
+    not decode, rather than scoring the others alone.
     """
     size = image_size or model.config.image_size
     items = dataset.select(subset)
     counted: list[VideoCount] = []
-    skipped: list[SkippedVideo] = []
     with _inference_mode(model):
         for item in tqdm(items, desc="counting", unit="video", disable=not progress):
-            try:
-                video = dataset.frames(item, size)
-            except UnreadableVideo as error:
-                _logger.warning("skipping unreadable video %s", error)
-                skipped.append(SkippedVideo(item.name, str(error)))
-                continue
-            raw = count_video(model, video, counting).count
+            raw = count_video(model, dataset.frames(item, size), counting).count
             counted.append(VideoCount(item.name, item.count, round(raw), raw))
-    if not counted:
-        raise UserError(f"none of the {len(items)} videos could be decoded: {skipped[0].reason}")
     mae, obo = mae_obo([v.true for v in counted], [v.pred for v in counted])
-    return AccuracyReport(mae, obo, len(counted), tuple(counted), tuple(skipped))
+    return AccuracyReport(mae, obo, len(counted), tuple(counted))

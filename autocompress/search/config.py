@@ -1,6 +1,7 @@
 """A study definition: which model, which videos, which objectives, which search space.
 
-Studies are YAML files (``studies/*.yaml``); every key maps onto a field of a frozen dataclass
+Studies are YAML files (built in: ``autocompress/studies/*.yaml``, shipped in the package;
+a user's own in ``./studies/``); every key maps onto a field of a frozen dataclass
 below, and an unknown or mistyped key is refused with its dotted path, so a typo never silently
 falls back to a default.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "SpaceConfig",
     "StudyConfig",
     "builtin_study",
+    "builtin_study_names",
     "load_study_config",
     "resolve_study_config",
     "study_config_from_dict",
@@ -32,8 +34,9 @@ __all__ = [
 
 OBJECTIVES = ("latency", "size", "mae", "obo")
 ORDERS = ("", "P", "T", "Q", "PT", "TP", "PQ", "TQ", "PTQ", "TPQ")
-# The repository's ``studies/`` folder (the package is installed in development mode).
-STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
+# Shipped as package data, so an installed wheel finds them from any directory.
+BUILTIN_STUDIES_DIR = Path(__file__).resolve().parents[1] / "studies"
+USER_STUDIES_DIR = Path("studies")  # relative: the current directory's
 
 
 @dataclass(frozen=True)
@@ -190,9 +193,14 @@ def load_study_config(path: str | Path) -> StudyConfig:
     return _build(StudyConfig, values, "")
 
 
+def builtin_study_names() -> list[str]:
+    return sorted(path.stem for path in BUILTIN_STUDIES_DIR.glob("*.yaml"))
+
+
 def builtin_study(name: str) -> Path | None:
-    """The study file called ``name``: ``studies/NAME.yaml`` here, else in the repository."""
-    for folder in (Path("studies"), STUDIES_DIR):
+    """The study file called ``name``: ``./studies/NAME.yaml`` if there is one, else the
+    built-in study of that name."""
+    for folder in (USER_STUDIES_DIR, BUILTIN_STUDIES_DIR):
         path = folder / f"{name}.yaml"
         if path.is_file():
             return path
@@ -205,14 +213,25 @@ def study_config_from_dict(values: dict) -> StudyConfig:
 
 
 def resolve_study_config(
-    name: str | None, file: str | Path | None, overrides: dict[str, object]
+    name: str | None,
+    file: str | Path | None,
+    overrides: dict[str, object],
+    stored: dict | None = None,
 ) -> StudyConfig:
-    """The definition a ``search`` run uses: ``file`` if given, else ``studies/NAME.yaml`` if
-    it exists, else the defaults; then the command line's ``overrides`` (dotted keys like
-    ``data.path``; None means not given)."""
-    path = Path(file) if file else builtin_study(name or "default")
-    config = load_study_config(path) if path else StudyConfig()
-    values = dataclasses.asdict(config)
+    """The definition a ``search`` run uses, then the command line's ``overrides`` (dotted
+    keys like ``data.path``; None means not given).
+
+    The base is ``file`` if given, else the ``stored`` definition of a study that exists
+    (so a study resumes with the settings it was created with), else the study file called
+    ``name`` (:func:`builtin_study`), else the defaults.
+    """
+    if file:
+        values = dataclasses.asdict(load_study_config(file))
+    elif stored is not None:
+        values = dataclasses.asdict(study_config_from_dict(stored))
+    else:
+        path = builtin_study(name or "default")
+        values = dataclasses.asdict(load_study_config(path) if path else StudyConfig())
     if name:
         values["name"] = name
     for key, value in overrides.items():

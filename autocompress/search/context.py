@@ -21,6 +21,7 @@ from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.latency import TimingProtocol
 from autocompress.models.counting import CountingConfig, chunk_indices
+from autocompress.models.repnet import PRESETS
 from autocompress.models.weights import load_model
 from autocompress.search.config import StudyConfig
 from autocompress.spaces.pipeline_space import LayerCatalog
@@ -40,15 +41,18 @@ def compress(
 
 def evaluation_videos(config: StudyConfig, run_dir: Path) -> QuvaDataset:
     data = config.data
+    # Every video is decoded once up front, at counting's size (so into the cache counting
+    # reads): a search never scores a set silently missing an unreadable video.
+    size = PRESETS[config.preset].image_size
     if data.path is not None:
-        return QuvaDataset(data.path)
+        return QuvaDataset(data.path, verify=size)
     if data.synthetic_videos is None:
         raise UserError(f"study {config.name!r} evaluates on real videos: give --data DIR")
     folder = run_dir / f"videos-{data.synthetic_videos}-seed{data.synthetic_seed}"
     if not (folder / "annotations").is_dir():
         print(f"generating {data.synthetic_videos} evaluation videos in {folder}")
         generate_dataset(folder, data.synthetic_videos, seed=data.synthetic_seed, overwrite=True)
-    return QuvaDataset(folder)
+    return QuvaDataset(folder, verify=size)
 
 
 def calibration_clips(dataset: QuvaDataset, count: int, num_frames: int, size: int) -> torch.Tensor:

@@ -15,19 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
 from autocompress.compression import Pipeline
+from autocompress.errors import UserError
 from autocompress.search.config import StudyConfig
 from autocompress.search.context import SearchContext, build_context, compress
 from autocompress.search.study import (
     FAIL_REASON,
+    STORAGE_ERRORS,
     WORKER,
+    Heartbeat,
     counted_trials,
     open_study,
     recover_interrupted_trials,
-    requeue,
+    requeue_last_interrupted,
     worker_id,
 )
 from autocompress.spaces.pipeline_space import suggest_pipeline
@@ -38,6 +42,9 @@ __all__ = ["SearchOutcome", "TrialFailed", "run_search", "run_trial"]
 # scores (MAE 1, OBO 1). Such trials are infeasible, so these never reach the Pareto front.
 UNSCORED_ERROR = 1.0
 MAX_WARNINGS = 20
+# How long a worker waits for a storage that stopped answering, and between two tries.
+STORAGE_PATIENCE_S, STORAGE_RETRY_S = 300.0, 2.0
+WAIT_FOR_OTHERS_S = 1.0  # polling for other workers' last trials
 
 
 class TrialFailed(Exception):
@@ -118,16 +125,49 @@ def _best_feasible(study: optuna.Study) -> str:
     return f"fastest feasible #{fastest.number}: {fastest.user_attrs['latency_ms']:.1f} ms"
 
 
+def _caused_by_storage(error: BaseException | None) -> bool:
+    """Whether ``error`` comes from a storage that stopped answering. Optuna may replace such
+    an error by another raised while handling it, so the whole chain is read."""
+    while error is not None:
+        if isinstance(error, STORAGE_ERRORS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _total_reached(study: optuna.Study, total: int) -> bool:
+    """Whether the study has its ``total`` trials, all finished.
+
+    While other workers still run the last trials, wait: one of them may have died, and its
+    trial is then failed (its process gone from this machine, or its heartbeat stale after the
+    grace period) and queued again, for this worker to run.
+    """
+    while counted_trials(trials := study.get_trials(deepcopy=False)) >= total:
+        if not any(t.state == TrialState.RUNNING for t in trials):
+            return True
+        recover_interrupted_trials(study)
+        fail_stale_trials(study)
+        time.sleep(WAIT_FOR_OTHERS_S)
+    return False
+
+
 def run_search(
     config: StudyConfig,
     storage_url: str | None,
     run_dir: Path,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    heartbeat: Heartbeat = Heartbeat(),
+    storage_patience_s: float = STORAGE_PATIENCE_S,
 ) -> SearchOutcome:
-    """Run trials until the study has ``config.trials`` of them; Ctrl-C stops after saving."""
+    """Run trials until the study has ``config.trials`` of them; Ctrl-C stops after saving.
+
+    A storage that stops answering (a restarting database, a dropped connection) is retried
+    for ``storage_patience_s``; then the search stops with a :class:`UserError`. Finished
+    trials live in the storage, and the interrupted one is queued again, so nothing is lost.
+    """
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = open_study(config, storage_url, run_dir)
+    study = open_study(config, storage_url, run_dir, heartbeat)
     recovered = tuple(recover_interrupted_trials(study))
     if recovered:
         log(f"re-queued trials interrupted by a killed worker: {list(recovered)}")
@@ -149,23 +189,38 @@ def run_search(
         bar.set_postfix_str(f"front {front}, {_best_feasible(study)}")
 
     finished = 0
+    outage_since: float | None = None
     try:
-        while counted_trials(study.get_trials(deepcopy=False)) < config.trials:
-            study.optimize(
-                lambda trial: run_trial(trial, context),
-                n_trials=1,
-                catch=(TrialFailed,),
-                callbacks=[after_trial],
-            )
-            finished += 1
+        while True:
+            try:
+                if outage_since is not None:
+                    recover_interrupted_trials(study, own=True)
+                    requeue_last_interrupted(study)
+                    bar.write("storage reachable again; going on")
+                    outage_since = None
+                if _total_reached(study, config.trials):
+                    break
+                study.optimize(
+                    lambda trial: run_trial(trial, context),
+                    n_trials=1,
+                    catch=(TrialFailed,),
+                    callbacks=[after_trial],
+                )
+                finished += 1
+            except Exception as error:
+                if not _caused_by_storage(error):
+                    raise
+                outage_since = outage_since or time.monotonic()
+                if time.monotonic() - outage_since > storage_patience_s:
+                    raise UserError(
+                        f"the study storage has not answered for {storage_patience_s:.0f} s "
+                        f"({_one_line(error)}); finished trials are kept in it: "
+                        "run the same command again to resume"
+                    ) from error
+                bar.write(f"storage unreachable ({_one_line(error)}); retrying")
+                time.sleep(STORAGE_RETRY_S)
     except KeyboardInterrupt:
-        mine = [
-            t
-            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if t.user_attrs.get(WORKER) == worker_id() and FAIL_REASON not in t.user_attrs
-        ]
-        for trial in mine[-1:]:
-            requeue(study, trial)
+        requeue_last_interrupted(study)
         raise
     finally:
         bar.close()

@@ -14,16 +14,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import socket
+import sqlite3
+import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.exceptions import ExperimentalWarning
+import sqlalchemy.exc
+from optuna.exceptions import ExperimentalWarning, StorageInternalError
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.engine import make_url
 
 from autocompress.errors import UserError
 from autocompress.search.config import StudyConfig
@@ -31,20 +37,46 @@ from autocompress.search.config import StudyConfig
 __all__ = [
     "FAIL_REASON",
     "SAMPLERS",
+    "STORAGE_ERRORS",
     "WORKER",
+    "Heartbeat",
     "counted_trials",
     "load_existing_study",
     "make_storage",
     "open_study",
     "recover_interrupted_trials",
     "requeue",
+    "requeue_last_interrupted",
     "stored_config",
+    "stored_definition",
     "worker_id",
+    "writable_dir",
 ]
 
 WORKER = "worker"  # user attr: host:pid of the process that ran the trial
 FAIL_REASON = "fail_reason"  # user attr: why the trial's compression or evaluation failed
-HEARTBEAT_SECONDS, GRACE_SECONDS = 30, 120
+# Errors of a storage that cannot be reached right now (a restarting database, a dropped
+# connection): worth retrying, unlike a wrong URL or a corrupt file.
+STORAGE_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    StorageInternalError,
+)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """How a worker on another machine is declared dead: it stops beating every ``interval_s``;
+    after ``grace_s`` without a beat its RUNNING trial is failed and queued again."""
+
+    interval_s: int = 30
+    grace_s: int = 120
+
+    def __post_init__(self) -> None:
+        if not 0 < self.interval_s < self.grace_s:
+            raise UserError(
+                f"heartbeat: need 0 < interval < grace, got {self.interval_s} and {self.grace_s}"
+            )
 
 
 def worker_id() -> str:
@@ -60,28 +92,109 @@ SAMPLERS: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
 }
 
 
-def make_storage(url: str | None, run_dir: Path) -> optuna.storages.BaseStorage:
+def _rdb_storage(url: str, heartbeat: Heartbeat, attempts: int = 5) -> RDBStorage:
+    """An SQLAlchemy storage whose connections survive a database restart.
+
+    Workers started together on a new PostgreSQL database all try to create Optuna's schema;
+    all but one then fail on a unique constraint of the catalog. The schema is there a moment
+    later, so opening again succeeds.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme in ("postgresql", "postgresql+psycopg"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "PostgreSQL storage needs the psycopg driver: pip install 'autocompress[postgres]'"
+            ) from None
+        url = f"postgresql+psycopg://{rest}"  # not psycopg2, SQLAlchemy 2.0's default
+    failed = 0
+    while True:
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental, and are needed
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=heartbeat.interval_s,
+                    grace_period=heartbeat.grace_s,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            failed += 1
+            if failed == attempts:
+                raise
+            time.sleep(0.2 * failed + 0.2 * random.random())
+
+
+# How long an SQLite study waits for another process's lock before giving up.
+SQLITE_TIMEOUT_S = 10.0
+
+
+def writable_dir(path: Path, what: str) -> Path:
+    """``path``, created if missing: a directory that cannot take files (read-only, or under
+    a file) is refused up front, naming it, rather than failing after hours of trials."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {what} {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise UserError(f"{what} {path} is not writable (read-only file system or permissions)")
+    return path
+
+
+def _sqlite_error_name(error: BaseException | None) -> str:
+    """SQLite's name for the failure (SQLITE_BUSY, SQLITE_NOTADB...) behind the SQLAlchemy
+    and Optuna wrappers; empty when SQLite is not the cause."""
+    while error is not None:
+        if isinstance(error, sqlite3.Error):
+            return error.sqlite_errorname or ""
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return ""
+
+
+def _storage_error(url: str, error: Exception) -> UserError:
+    """One line for a storage that cannot be opened; an SQLite file is named, never touched."""
+    name = _sqlite_error_name(error)
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return UserError(
+            f"study database {database} is locked by another process (waited "
+            f"{SQLITE_TIMEOUT_S:g} s): retry when it is done; for many workers use "
+            "--storage journal:FILE or a PostgreSQL URL"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return UserError(
+            f"{database} is not a readable study database (left as it is): move it away to "
+            "start a new study, or give another --run-dir"
+        )
+    text = str(error).strip()
+    return UserError(f"cannot open storage {url}: {text.splitlines()[0] if text else name}")
+
+
+def make_storage(
+    url: str | None, run_dir: Path, heartbeat: Heartbeat = Heartbeat()
+) -> optuna.storages.BaseStorage:
+    """The storage at ``url``, or the run directory's SQLite file. An existing file is only
+    read here, so a study can be read from a read-only directory."""
     if url is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{(run_dir / 'study.db').resolve()}"
+        database = run_dir / "study.db"
+        if not database.is_file():
+            writable_dir(run_dir, "run directory")
+        url = f"sqlite:///{database.resolve()}?timeout={SQLITE_TIMEOUT_S:g}"
     if url.startswith("journal:"):
         path = Path(url.removeprefix("journal:")).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        writable_dir(path.parent, "journal directory")
+        try:
+            return JournalStorage(JournalFileBackend(str(path)))
+        except OSError as error:
+            raise UserError(f"cannot open journal {path}: {error.strerror}") from None
     try:
-        with warnings.catch_warnings():  # heartbeats are marked experimental, and are needed
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
-            )
+        return _rdb_storage(url, heartbeat)
+    except UserError:
+        raise
     except Exception as error:  # SQLAlchemy raises many types for a bad or unreachable URL
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
-        raise UserError(f"cannot open storage {url}: {first_line}") from error
+        raise _storage_error(url, error) from error
 
 
 def stored_config(study: optuna.Study) -> dict | None:
@@ -89,33 +202,70 @@ def stored_config(study: optuna.Study) -> dict | None:
     return json.loads(text) if text else None
 
 
-def open_study(config: StudyConfig, storage_url: str | None, run_dir: Path) -> optuna.Study:
+def stored_definition(name: str, storage_url: str | None, run_dir: Path) -> dict | None:
+    """The definition of the study ``name`` if the storage holds it (None if not, without
+    creating a default storage that does not exist yet)."""
+    if storage_url is None and not (run_dir / "study.db").is_file():
+        return None
+    storage = make_storage(storage_url, run_dir)
+    if name not in optuna.get_all_study_names(storage):
+        return None
+    return stored_config(optuna.load_study(study_name=name, storage=storage))
+
+
+def _define(study: optuna.Study, config: StudyConfig, definition: dict) -> None:
+    """Write a new study's definition; the stored ``config`` comes last, as the sign that the
+    study is ready for other workers."""
+    # The uncompressed model first, so every result can be shown relative to it.
+    study.enqueue_trial({}, user_attrs={"baseline": True})
+    with warnings.catch_warnings():  # experimental in Optuna, and what plots label axes by
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        study.set_metric_names(list(config.objectives))
+    study.set_user_attr("config", json.dumps(definition))
+
+
+def _wait_for_definition(study: optuna.Study, timeout_s: float = 30.0) -> dict | None:
+    """The definition of a study another worker has just created (None if it never came:
+    that worker died before writing it)."""
+    deadline = time.monotonic() + timeout_s
+    while (stored := stored_config(study)) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return stored
+
+
+def open_study(
+    config: StudyConfig,
+    storage_url: str | None,
+    run_dir: Path,
+    heartbeat: Heartbeat = Heartbeat(),
+) -> optuna.Study:
     """Create the study, or resume it if it exists with the same definition.
 
     ``trials`` may change between runs (it is the study's total); anything else that changed
-    would make stored results incomparable with new ones, so it is refused.
+    would make stored results incomparable with new ones, so it is refused. Of several workers
+    started at once on a new study, exactly one creates and defines it (the storage decides);
+    the others wait for its definition, so the baseline is queued once.
     """
     if config.sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {config.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
     sampler = SAMPLERS[config.sampler](config.seed)
-    storage = make_storage(storage_url, run_dir)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=config.name,
-        directions=["minimize"] * len(config.objectives),
-        sampler=sampler,
-        load_if_exists=True,
-    )
+    storage = make_storage(storage_url, run_dir, heartbeat)
     definition = dataclasses.asdict(config)
     del definition["trials"]
-    stored = stored_config(study)
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=config.name,
+            directions=["minimize"] * len(config.objectives),
+            sampler=sampler,
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=config.name, storage=storage, sampler=sampler)
+        stored = _wait_for_definition(study)
+    else:
+        stored = None
     if stored is None:
-        study.set_user_attr("config", json.dumps(definition))
-        with warnings.catch_warnings():  # experimental in Optuna, and what plots label axes by
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            study.set_metric_names(list(config.objectives))
-        # The uncompressed model first, so every result can be shown relative to it.
-        study.enqueue_trial({}, user_attrs={"baseline": True})
+        _define(study, config, definition)
     elif stored != json.loads(json.dumps(definition)):
         changed = sorted(
             k for k in definition if json.dumps(definition[k]) != json.dumps(stored.get(k))
@@ -160,14 +310,18 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
 
 
-def recover_interrupted_trials(study: optuna.Study) -> list[int]:
-    """Fail and re-queue RUNNING trials whose worker process on this machine is gone."""
+def recover_interrupted_trials(study: optuna.Study, own: bool = False) -> list[int]:
+    """Fail and re-queue RUNNING trials whose worker process on this machine is gone; with
+    ``own``, also this process's (after a lost storage connection none of them still runs)."""
     host = socket.gethostname()
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER, "")
         worker_host, _, pid = worker.rpartition(":")
-        if worker_host != host or not pid.isdigit() or _pid_alive(int(pid)):
+        if worker_host != host or not pid.isdigit():
+            continue
+        gone = own if int(pid) == os.getpid() else not _pid_alive(int(pid))
+        if not gone:
             continue
         try:
             study.tell(trial.number, state=TrialState.FAIL)
@@ -176,6 +330,25 @@ def recover_interrupted_trials(study: optuna.Study) -> list[int]:
         requeue(study, trial)
         recovered.append(trial.number)
     return recovered
+
+
+def requeue_last_interrupted(study: optuna.Study) -> None:
+    """Queue again this process's last trial if it was interrupted (failed with no reason of
+    its own), so an interrupted baseline or sampled pipeline is still measured."""
+    trials = study.get_trials(deepcopy=False)
+    mine = [
+        t
+        for t in trials
+        if t.state == TrialState.FAIL
+        and t.user_attrs.get(WORKER) == worker_id()
+        and FAIL_REASON not in t.user_attrs
+    ]
+    if not mine:
+        return
+    last = mine[-1]
+    original = last.user_attrs.get("retry_of", last.number)
+    if not any(t.number > last.number and t.user_attrs.get("retry_of") == original for t in trials):
+        requeue(study, last)
 
 
 def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> int:
