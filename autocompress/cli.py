@@ -7,9 +7,13 @@ Each subcommand is a ``_cmd_*`` function taking the parsed arguments. User error
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from autocompress.errors import UserError
@@ -262,8 +266,9 @@ def _cmd_search(args: argparse.Namespace) -> None:
     )
     from autocompress.search.pareto import format_front
     from autocompress.search.runner import run_search
-    from autocompress.search.study import Heartbeat, stored_definition
+    from autocompress.search.study import Heartbeat, stored_definition, writable_dir
 
+    writable_dir(args.run_dir, "run directory")  # the study, videos and plots go there
     named = args.study if args.config is None else None
     stored = stored_definition(named, args.storage, args.run_dir) if named else None
     if named and stored is None and builtin_study(named) is None:
@@ -292,22 +297,32 @@ def _cmd_pareto(args: argparse.Namespace) -> None:
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
     print(format_front(study))
     plot = args.plot or args.run_dir / f"{study.study_name}-pareto.png"
-    for path in plot_front(study, plot):
+    try:
+        written = plot_front(study, plot)
+    except OSError as error:
+        raise UserError(f"cannot write the plot {plot}: {error.strerror} (see --plot)") from error
+    for path in written:
         print(f"plot written to {path}")
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
     from autocompress.search.config import study_config_from_dict
     from autocompress.search.context import build_context
-    from autocompress.search.export import export_trial, exportable_trial, pick_trial
+    from autocompress.search.export import (
+        check_export_dir,
+        export_trial,
+        exportable_trial,
+        pick_trial,
+    )
     from autocompress.search.pareto import pipeline_summary
     from autocompress.search.study import load_existing_study, stored_config
 
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
     number = pick_trial(study, args.trial)
     exportable_trial(study, number)  # refuse early, before building anything
+    check_export_dir(study, number, args.out, args.overwrite)
     context = build_context(study_config_from_dict(stored_config(study)), args.run_dir, study)
-    result = export_trial(study, number, context, args.out)
+    result = export_trial(study, number, context, args.out, args.overwrite)
     print(f"trial {number}: {pipeline_summary(study.trials[number].user_attrs['pipeline'])}")
     print(f"TorchScript artifact: {result.torchscript}")
     print(f"torch.export program: {result.exported_program or result.note}")
@@ -323,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autocompress",
         description="Search how to compress a PyTorch model (RepNet) for a latency budget.",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print library warnings (deprecations, pruning notes), and each trial's",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -460,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="trial number, or the Pareto point that is fastest, smallest or most-accurate",
     )
     export.add_argument("--out", type=Path, required=True, help="output directory")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace this trial's files if --out has them"
+    )
     export.set_defaults(handler=_cmd_export)
     return parser
 
@@ -468,12 +492,51 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class _AboveProgressBars(logging.Handler):
+    """Prints a log record on stderr above any progress bar instead of through it; our own
+    warnings are marked as our errors are."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        text = record.getMessage().rstrip()
+        if record.name.startswith("autocompress") and record.levelno >= logging.WARNING:
+            text = f"autocompress: warning: {text}"
+        tqdm.write(text, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _quiet_libraries(verbose: bool) -> Iterator[None]:
+    """Python warnings (torch.ao deprecations, pruning notes) go to logging and are printed
+    with ``-v`` only, like the warnings each trial records (the study keeps those anyway):
+    unasked, they would break tables and progress bars. Our own warnings are always shown."""
+    shown = _AboveProgressBars()
+    library_handler = shown if verbose else logging.NullHandler()
+    library, ours = logging.getLogger("py.warnings"), logging.getLogger("autocompress")
+    level = ours.level
+    library.addHandler(library_handler)
+    ours.addHandler(shown)
+    ours.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.captureWarnings(True)
+    try:
+        with warnings.catch_warnings():
+            if verbose and not sys.warnoptions:  # deprecations too, once per place
+                warnings.simplefilter("default")
+            yield
+    finally:
+        logging.captureWarnings(False)
+        library.removeHandler(library_handler)
+        ours.removeHandler(shown)
+        ours.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # `kill` stops as cleanly as Ctrl-C: training checkpoints, a search re-queues its trial.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        args.handler(args)
+        with _quiet_libraries(args.verbose):
+            args.handler(args)
     except UserError as error:
         print(f"autocompress: error: {error}", file=sys.stderr)
         return 2
@@ -483,6 +546,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:  # the reader went away (`autocompress pareto | head`): not an error
+        # Python would report the failed flush of stdout at exit; send it nowhere instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -4,11 +4,17 @@ and measure them again so the user sees the numbers of what they ship.
 Compression is deterministic (magnitude pruning, seeded decompositions, the study's fixed
 calibration clips), so the rebuilt artifact has exactly the trial's size; latency and accuracy
 are measured again and reported beside the trial's values.
+
+The files of an export appear together or not at all: each is written under a temporary name
+in the output directory and renamed into place once all are complete, so a full disk or a
+crash leaves no truncated file, and files being replaced stay intact until then.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,8 +28,16 @@ from autocompress.evaluators.size import MIB, script_artifact, serialize
 from autocompress.search.context import SearchContext, compress
 from autocompress.search.pareto import feasible_front
 from autocompress.search.runner import is_feasible
+from autocompress.search.study import writable_dir
 
-__all__ = ["PICKS", "ExportResult", "export_trial", "exportable_trial", "pick_trial"]
+__all__ = [
+    "PICKS",
+    "ExportResult",
+    "check_export_dir",
+    "export_trial",
+    "exportable_trial",
+    "pick_trial",
+]
 
 
 @dataclass(frozen=True)
@@ -72,25 +86,69 @@ def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTri
     return trial
 
 
+def _export_paths(study: optuna.Study, number: int, out: Path) -> tuple[Path, Path, Path]:
+    """The trial's TorchScript artifact, torch.export program and metrics file in ``out``."""
+    stem = f"{study.study_name}-trial{number}"
+    return out / f"{stem}.pt", out / f"{stem}.pt2", out / f"{stem}.json"
+
+
+def check_export_dir(study: optuna.Study, number: int, out: Path, overwrite: bool) -> None:
+    """Refuse before any work: ``out`` must be a writable directory (made if missing). It may
+    hold other files, but an earlier export of this trial is replaced only with ``overwrite``."""
+    writable_dir(out, "export directory")
+    existing = [path.name for path in _export_paths(study, number, out) if path.exists()]
+    if existing and not overwrite:
+        raise UserError(
+            f"{out} already holds trial {number}'s export ({', '.join(existing)}): "
+            "pass --overwrite to replace it"
+        )
+
+
+def _exported_program(
+    model: torch.nn.Module, example: torch.Tensor
+) -> tuple[bytes | None, str | None]:
+    """The torch.export program's bytes, or None and why: torch.export refuses some quantized
+    graphs, and the TorchScript artifact is then the only one."""
+    buffer = io.BytesIO()
+    try:
+        torch.export.save(torch.export.export(model, (example,)), buffer)
+    except Exception as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        return None, f"torch.export failed: {reason}"
+    return buffer.getvalue(), None
+
+
+def _write_together(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` under temporary names in ``out``, then rename them all into place."""
+    partial = {name: out / f".{name}.{os.getpid()}.partial" for name in files}
+    try:
+        for name, data in files.items():
+            with open(partial[name], "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+        for name, path in partial.items():
+            os.replace(path, out / name)
+    finally:
+        for path in partial.values():
+            path.unlink(missing_ok=True)
+
+
 def export_trial(
-    study: optuna.Study, number: int, context: SearchContext, out: Path
+    study: optuna.Study,
+    number: int,
+    context: SearchContext,
+    out: Path,
+    overwrite: bool = False,
 ) -> ExportResult:
+    """Rebuild, measure and write trial ``number`` into ``out`` (see the module's notes)."""
     trial = exportable_trial(study, number)
+    check_export_dir(study, number, out, overwrite)
     pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
     model, reports = compress(context.model, pipeline, context.calibration)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"{study.study_name}-trial{number}"
     example = context.evaluator.example
     data = serialize(script_artifact(model, example))
-    torchscript = out / f"{stem}.pt"
-    torchscript.write_bytes(data)
-
-    exported_program, note = out / f"{stem}.pt2", None
-    try:
-        torch.export.save(torch.export.export(model, (example,)), exported_program)
-    except Exception as error:  # torch.export refuses some quantized graphs; say so, keep .pt
-        exported_program, note = None, f"torch.export failed: {str(error).splitlines()[0]}"
-
+    program, note = _exported_program(model, example)
     metrics = context.evaluator(model)
     measured = {
         "latency_ms": metrics.latency_ms,
@@ -103,25 +161,33 @@ def export_trial(
     trial_metrics = {
         k: attrs.get(k) for k in ("latency_ms", "latency_spread_ms", "size_mib", "mae", "obo")
     }
-    metrics_file = out / f"{stem}.json"
-    metrics_file.write_text(
-        json.dumps(
-            {
-                "study": study.study_name,
-                "trial": number,
-                "pipeline": attrs["pipeline"],
-                "weights": context.weights_source,
-                "trial_metrics": trial_metrics,
-                "measured_after_export": measured,
-                "files": {
-                    "torchscript": torchscript.name,
-                    "exported_program": exported_program.name if exported_program else None,
-                },
-                "note": note,
-                "steps": [str(report) for report in reports],
-                "study_config": asdict(context.config),
-            },
-            indent=2,
-        )
-    )
-    return ExportResult(torchscript, exported_program, metrics_file, trial_metrics, measured, note)
+    torchscript, exported, metrics_file = _export_paths(study, number, out)
+    summary = {
+        "study": study.study_name,
+        "trial": number,
+        "pipeline": attrs["pipeline"],
+        "weights": context.weights_source,
+        "trial_metrics": trial_metrics,
+        "measured_after_export": measured,
+        "files": {
+            "torchscript": torchscript.name,
+            "exported_program": exported.name if program is not None else None,
+        },
+        "note": note,
+        "steps": [str(report) for report in reports],
+        "study_config": asdict(context.config),
+    }
+    files = {torchscript.name: data, metrics_file.name: json.dumps(summary, indent=2).encode()}
+    if program is not None:
+        files[exported.name] = program
+    try:
+        _write_together(out, files)
+    except OSError as error:
+        raise UserError(
+            f"cannot write the export to {out}: {error.strerror}; no partial file was left "
+            "and the study is unchanged"
+        ) from error
+    if program is None:  # an earlier export's program would not match these files
+        exported.unlink(missing_ok=True)
+    program_file = None if program is None else exported
+    return ExportResult(torchscript, program_file, metrics_file, trial_metrics, measured, note)

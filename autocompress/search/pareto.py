@@ -29,6 +29,7 @@ class FrontRow:
     size_mib: float
     mae: float | None
     obo: float | None
+    warnings: int  # distinct library warnings the trial raised (the trial's "warnings")
 
 
 def pipeline_summary(pipeline: dict) -> str:
@@ -77,17 +78,19 @@ def _row(trial: FrozenTrial) -> FrontRow:
         attrs["size_mib"],
         attrs.get("mae"),
         attrs.get("obo"),
+        len(attrs.get("warnings", ())),
     )
 
 
 def format_front(study: optuna.Study) -> str:
-    """The front as a table, each row also relative to the uncompressed baseline."""
+    """The front as a table, each row also relative to the uncompressed baseline, with how
+    many warnings each trial raised (``autocompress -v`` prints them as they come)."""
     front = [_row(t) for t in feasible_front(study)]
     base = baseline_trial(study)
     reference = _row(base) if base is not None else None
     lines = [
         f"{'trial':>5}  {'latency ms':>10} {'speed-up':>8}  {'MiB':>7} {'smaller':>7}"
-        f"  {'MAE':>6} {'OBO':>5}  pipeline"
+        f"  {'MAE':>6} {'OBO':>5} {'warnings':>8}  pipeline"
     ]
     rows = ([reference] if reference else []) + [r for r in front if r != reference]
     for row in rows:
@@ -98,7 +101,7 @@ def format_front(study: optuna.Study) -> str:
         marker = "" if row in front else "  (not on the front)"
         lines.append(
             f"{row.number:>5}  {row.latency_ms:>10.1f} {speed:>8}  {row.size_mib:>7.2f} "
-            f"{smaller:>7}  {mae:>6} {obo:>5}  {row.pipeline}{marker}"
+            f"{smaller:>7}  {mae:>6} {obo:>5} {row.warnings:>8}  {row.pipeline}{marker}"
         )
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ total already reached ends as PRUNED (marked ``surplus``) without doing any work
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Callable
@@ -93,6 +94,8 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
             messages = list(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
             if messages:
                 trial.set_user_attr("warnings", messages[:MAX_WARNINGS])
+            for message in messages:  # shown by `autocompress -v`
+                logging.getLogger(__name__).info("trial %d warned: %s", trial.number, message)
     seconds = {"compression": compressed - started, **metrics.seconds}
     mae = metrics.mae if metrics.scored else UNSCORED_ERROR
     obo = metrics.obo if metrics.scored else UNSCORED_ERROR

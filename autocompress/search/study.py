@@ -64,6 +64,9 @@ STORAGE_ERRORS = (
 )
 
 
+POOL_SIZE, POOL_OVERFLOW = 2, 2  # connections a worker keeps open, and may add briefly
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     """How a worker on another machine is declared dead: it stops beating every ``interval_s``;
@@ -92,6 +95,15 @@ SAMPLERS: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
 }
 
 
+def _engine_options(url: str) -> dict[str, object]:
+    """Connections are checked before use, so a database restart costs a reconnect, not an
+    error. A worker uses two at a time (the trial loop and its heartbeat): a small pool keeps
+    many workers within a server's ``max_connections``."""
+    if url.startswith("sqlite"):
+        return {"pool_pre_ping": True}
+    return {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+
+
 def _rdb_storage(url: str, heartbeat: Heartbeat, attempts: int = 5) -> RDBStorage:
     """An SQLAlchemy storage whose connections survive a database restart.
 
@@ -115,7 +127,7 @@ def _rdb_storage(url: str, heartbeat: Heartbeat, attempts: int = 5) -> RDBStorag
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 return RDBStorage(
                     url,
-                    engine_kwargs={"pool_pre_ping": True},
+                    engine_kwargs=_engine_options(url),
                     heartbeat_interval=heartbeat.interval_s,
                     grace_period=heartbeat.grace_s,
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
@@ -159,14 +171,13 @@ def _storage_error(url: str, error: Exception) -> UserError:
     database = make_url(url).database if url.startswith("sqlite") else None
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return UserError(
-            f"study database {database} is locked by another process (waited "
-            f"{SQLITE_TIMEOUT_S:g} s): retry when it is done; for many workers use "
-            "--storage journal:FILE or a PostgreSQL URL"
+            f"study database {database} is locked by another process: retry when it is done; "
+            "for many workers use --storage journal:FILE or a PostgreSQL URL"
         )
     if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
         return UserError(
-            f"{database} is not a readable study database (left as it is): move it away to "
-            "start a new study, or give another --run-dir"
+            f"{database} is not a readable study database (left as it is): restore it from a "
+            "backup, or move it away to start a new study"
         )
     text = str(error).strip()
     return UserError(f"cannot open storage {url}: {text.splitlines()[0] if text else name}")

@@ -1,0 +1,76 @@
+"""What the commands print: our lines only, library warnings on request (`autocompress -v`),
+and per Pareto point how many warnings its trial raised."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_search import _write_config, tiny_config
+
+from autocompress.cli import main
+from autocompress.search.config import OBJECTIVES, SpaceConfig
+from autocompress.search.study import load_existing_study
+
+STUDY = "quiet"
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    """The command as a user runs it, with Python's default warning filters made loud (as
+    `python -W default`): anything a library warns about would reach the terminal."""
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    command = [sys.executable, "-m", "autocompress.cli", *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def searched(tiny_set, tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """A two-trial int8 study (quantization is what warns most: torch.ao deprecations, and the
+    SQNR ranking before the first trial), run by the command: run dir, study file, process."""
+    run_dir = tmp_path_factory.mktemp("run")
+    config = tiny_config(tiny_set, STUDY, trials=2, space=SpaceConfig(orders=("Q",)))
+    config_file = _write_config(config, tmp_path_factory.mktemp("config") / "quiet.yaml")
+    done = _cli("search", "--config", str(config_file), "--run-dir", str(run_dir), "--no-progress")
+    return run_dir, config_file, done
+
+
+def test_search_and_export_print_no_library_warnings(searched, tmp_path):
+    run_dir, _, search = searched
+    argv = ["export", "--study", STUDY, "--run-dir", str(run_dir), "--trial", "1"]
+    export = _cli(*argv, "--out", str(tmp_path))
+    for done in (search, export):
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        assert "Warning" not in done.stdout and "deprecated" not in done.stdout
+    stored = load_existing_study(STUDY, None, run_dir).trials[1].user_attrs["warnings"]
+    assert any("deprecated" in message for message in stored)  # kept with the trial
+
+
+def test_verbose_prints_library_and_trial_warnings(searched, tmp_path, capfd):
+    run_dir, config_file, _ = searched
+    search = ["search", "--config", str(config_file), "--run-dir", str(run_dir), "--trials", "3"]
+    assert main(["-v", *search, "--no-progress"]) == 0
+    err = capfd.readouterr().err
+    recorded = load_existing_study(STUDY, None, run_dir).trials[2].user_attrs["warnings"]
+    assert recorded and all(f"trial 2 warned: {message}" in err for message in recorded)
+
+    export = ["export", "--study", STUDY, "--run-dir", str(run_dir), "--out", str(tmp_path)]
+    assert main(["-v", *export, "--trial", "0"]) == 0
+    assert "DeprecationWarning: `torch.jit.script` is deprecated" in capfd.readouterr().err
+
+
+def test_pareto_counts_each_points_warnings(searched, capsys):
+    run_dir, _, _ = searched
+    assert main(["pareto", "--study", STUDY, "--run-dir", str(run_dir)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()[:-2]  # then the two plot lines
+    assert header.split()[-2:] == ["warnings", "pipeline"]
+    trials = load_existing_study(STUDY, None, run_dir).trials
+    counts = {int(row.split()[0]): int(row.split()[7]) for row in rows}
+    assert counts and counts == {n: len(trials[n].user_attrs["warnings"]) for n in counts}
+
+
+def test_objective_names_are_stored_for_dashboards(searched):
+    """optuna-dashboard and Optuna's plots label the axes with these."""
+    study = load_existing_study(STUDY, None, searched[0])
+    assert study.metric_names == list(OBJECTIVES)
