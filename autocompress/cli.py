@@ -197,9 +197,10 @@ def _calibration_clips(model, count: int):
 
 
 def _cmd_apply(args: argparse.Namespace) -> None:
+    from autocompress.backends import ARTIFACT_FORMATS
     from autocompress.compression import Pipeline, apply_pipeline
     from autocompress.evaluators.latency import TimingProtocol, measure
-    from autocompress.evaluators.size import artifact_size_mib, save_artifact
+    from autocompress.evaluators.size import MIB
     from autocompress.models.weights import load_model
 
     if not args.pipeline.is_file():
@@ -213,18 +214,22 @@ def _cmd_apply(args: argparse.Namespace) -> None:
     for report in reports:
         print(report)
     example = calibration[:1]
-    size = save_artifact(compressed, example, args.out)
-    baseline_size = artifact_size_mib(model, example)
-    protocol = TimingProtocol(warmup=args.warmup, runs=args.runs, threads=args.threads)
-    baseline = measure(lambda: model(example), protocol)
-    timed = measure(lambda: compressed(example), protocol)
+    # Both timed as a deployment runs them: loaded back from their bytes and prepared.
+    torchscript = ARTIFACT_FORMATS["torchscript"]
+    data, baseline_data = (torchscript.serialize(m, example) for m in (compressed, model))
+    args.out.write_bytes(data)
+    size, baseline_size = len(data) / MIB, len(baseline_data) / MIB
+    warmup = max(args.warmup, torchscript.settle_runs)
+    protocol = TimingProtocol(warmup=warmup, runs=args.runs, threads=args.threads)
+    runners = [torchscript.load(d) for d in (baseline_data, data)]
+    baseline, timed = (measure(lambda r=r: r(example), protocol) for r in runners)
     print(f"\nwrote {args.out}")
     print(f"{'':<12}{'size MiB':>10}{'median ms':>11}")
     print(f"{'baseline':<12}{baseline_size:>10.2f}{baseline.median_ms:>11.1f}")
     print(f"{'compressed':<12}{size:>10.2f}{timed.median_ms:>11.1f}")
     print(
         f"size x{size / baseline_size:.3f}, latency x{timed.median_ms / baseline.median_ms:.3f} "
-        f"(batch 1, {protocol.warmup} warm-up + {protocol.runs} timed runs, "
+        f"(frozen TorchScript, batch 1, {protocol.warmup} warm-up + {protocol.runs} timed runs, "
         f"threads {args.threads or 'default'})"
     )
 
@@ -303,6 +308,16 @@ def _cmd_pareto(args: argparse.Namespace) -> None:
         raise UserError(f"cannot write the plot {plot}: {error.strerror} (see --plot)") from error
     for path in written:
         print(f"plot written to {path}")
+    if args.retime:
+        from autocompress.search.config import study_config_from_dict
+        from autocompress.search.context import build_context
+        from autocompress.search.retime import format_retimed, retime_front
+        from autocompress.search.study import stored_config
+
+        config = study_config_from_dict(stored_config(study))
+        context = build_context(config, args.run_dir, study)
+        print()
+        print(format_retimed(retime_front(study, context, args.rounds), args.rounds))
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
@@ -471,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     pareto = commands.add_parser("pareto", help="the feasible Pareto front: table and plots")
     study_options(pareto)
     pareto.add_argument("--plot", type=Path, help="PNG path (default: RUN_DIR/STUDY-pareto.png)")
+    pareto.add_argument(
+        "--retime",
+        action="store_true",
+        help="rebuild the front and time it again in turns with the baseline",
+    )
+    pareto.add_argument("--rounds", type=_positive_int, default=3, help="with --retime")
     pareto.set_defaults(handler=_cmd_pareto)
 
     export = commands.add_parser("export", help="rebuild a trial's model and write it out")

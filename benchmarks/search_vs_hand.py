@@ -96,7 +96,7 @@ def main() -> None:
     for number, trial in shown.items():
         pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
         models[number], _ = compress(context.model, pipeline, context.calibration)
-    artifacts = {key: context.evaluator.artifact(model)[0] for key, model in models.items()}
+    artifacts = {key: context.evaluator.artifact(model) for key, model in models.items()}
     latency = {key: [] for key in models}
     for _ in range(args.rounds):
         for key, artifact in artifacts.items():

@@ -77,7 +77,8 @@ def test_cut_off_video_with_index_up_front(tmp_path):
     _write(whole, noise, "libx264", 25, movflags="faststart")
     assert decode_video(whole, 32).shape[0] == 60
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    with pytest.raises(UnreadableVideo, match="truncated"):
+    # FFmpeg either stops at the cut (PyAV 12) or decodes too few of the declared frames.
+    with pytest.raises(UnreadableVideo, match=r"truncated|cannot decode"):
         decode_video(cut, 32)
 
 

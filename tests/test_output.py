@@ -57,7 +57,7 @@ def test_verbose_prints_library_and_trial_warnings(searched, tmp_path, capfd):
 
     export = ["export", "--study", STUDY, "--run-dir", str(run_dir), "--out", str(tmp_path)]
     assert main(["-v", *export, "--trial", "0"]) == 0
-    assert "DeprecationWarning: `torch.jit.script` is deprecated" in capfd.readouterr().err
+    assert "DeprecationWarning: `torch.jit.load` is deprecated" in capfd.readouterr().err
 
 
 def test_pareto_counts_each_points_warnings(searched, capsys):
@@ -66,7 +66,7 @@ def test_pareto_counts_each_points_warnings(searched, capsys):
     header, *rows = capsys.readouterr().out.splitlines()[:-2]  # then the two plot lines
     assert header.split()[-2:] == ["warnings", "pipeline"]
     trials = load_existing_study(STUDY, None, run_dir).trials
-    counts = {int(row.split()[0]): int(row.split()[7]) for row in rows}
+    counts = {int(row.split()[0]): int(row.split()[8]) for row in rows}
     assert counts and counts == {n: len(trials[n].user_attrs["warnings"]) for n in counts}
 
 

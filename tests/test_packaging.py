@@ -1,6 +1,7 @@
 """What a wheel install gets: the built-in studies travel as package data, so an installed
 `autocompress` finds them from any directory, not only from a checkout."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,6 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_ships_the_studies_and_finds_them_from_another_directory(tmp_path):
+    # Built from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds.
+    source = tmp_path / "source"
+    ignore = shutil.ignore_patterns(".venv", ".git", "runs", "build", "*.egg-info", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=ignore)
     subprocess.run(
         [
             sys.executable,
@@ -21,7 +26,7 @@ def test_wheel_ships_the_studies_and_finds_them_from_another_directory(tmp_path)
             "-q",
             "-w",
             str(tmp_path / "dist"),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,

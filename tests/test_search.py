@@ -4,6 +4,7 @@ the budget, shares trials between workers, and exports exactly what a trial eval
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -309,3 +310,22 @@ def test_max_mae_increase_is_a_constraint_against_the_baseline(videos, tmp_path)
         assert excess == pytest.approx(trial.user_attrs["mae"] - limit)
         assert is_feasible(trial) == (excess <= 0)
     assert is_feasible(baseline)
+
+
+def test_each_trial_records_its_speedup_to_a_retimed_baseline(finished_study):
+    _, _, study = finished_study
+    for trial in _complete(study):
+        attrs = trial.user_attrs
+        assert attrs["baseline_ms"] > 0
+        assert attrs["speedup"] == pytest.approx(attrs["baseline_ms"] / attrs["latency_ms"])
+
+
+def test_pareto_retime_times_the_front_beside_the_baseline(finished_study, capsys):
+    _, run_dir, study = finished_study
+    argv = ["pareto", "--study", "tiny", "--run-dir", str(run_dir), "--retime", "--rounds", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "re-timed in turns with the baseline" in out
+    retimed = out.split("re-timed in turns")[1]
+    for trial in feasible_front(study):
+        assert re.search(rf"^\s+{trial.number}\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+x$", retimed, re.M)

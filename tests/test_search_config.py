@@ -110,3 +110,12 @@ def test_an_unknown_study_name_says_it_starts_from_the_defaults(tmp_path, capsys
     first_line = capsys.readouterr().out.splitlines()[0]
     assert "'fast' is neither a study file nor a stored study" in first_line
     assert "repnet-budget" in first_line and "repnet-quva" in first_line
+
+
+def test_the_artifact_format_round_trips_through_the_study_file(tmp_path):
+    config = load_study_config(_write(tmp_path, "artifact: exported-program\n"))
+    assert config.artifact == "exported-program"
+    stored = dataclasses.asdict(config)
+    assert resolve_study_config(None, None, {}, stored).artifact == "exported-program"
+    with pytest.raises(UserError, match="artifact: 'onnx'"):
+        load_study_config(_write(tmp_path, "artifact: onnx\n"))

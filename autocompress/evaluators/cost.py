@@ -1,25 +1,28 @@
 """The cost of one compressed model: latency and size of its deployable artifact, task error.
 
-Latency and size are measured on the artifact a device would run (TorchScript, loaded back
-from its serialized bytes), not on the Python model it came from. A model over the latency budget is
-not scored for accuracy: its trial is infeasible whatever its error, and counting videos is
-the most expensive part of a trial. Neither is a model of a study that optimises latency and
-size only (random weights, say, whose counts mean nothing).
+Latency and size are measured on the artifact a device would run (the study's format, loaded
+back from its serialized bytes and prepared as its runtime prepares it: for TorchScript on a
+CPU, frozen and optimised for inference), not on the Python model it came from. A model over
+the latency budget is not scored for accuracy: its trial is infeasible whatever its error,
+and counting videos is the most expensive part of a trial. Neither is a model of a study that
+optimises latency and size only (random weights, say, whose counts mean nothing).
 """
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import torch
 
+from autocompress.backends import ArtifactFormat
+from autocompress.backends.command_latency import CommandTimer
 from autocompress.data.quva import QuvaDataset
 from autocompress.evaluators.accuracy import AccuracyReport, evaluate_counts
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.latency import Timing, TimingProtocol, measure
-from autocompress.evaluators.size import MIB, script_artifact, serialize
+from autocompress.evaluators.size import MIB
 from autocompress.models.counting import CountingConfig
 
 __all__ = ["CostEvaluator", "Metrics"]
@@ -48,19 +51,31 @@ class CostEvaluator:
     protocol: TimingProtocol
     image_size: int
     lock: MachineLock
+    artifact_format: ArtifactFormat
+    command_timer: CommandTimer | None = None  # None: time the artifact here
     budget_ms: float | None = None
     subset: int | None = None
     counting: CountingConfig = CountingConfig()
     scores_accuracy: bool = True
 
-    def artifact(self, model: torch.nn.Module) -> tuple[torch.jit.ScriptModule, int]:
-        """The deployable artifact, loaded back from its bytes, and its size in bytes."""
-        data = serialize(script_artifact(model, self.example))
-        return torch.jit.load(io.BytesIO(data)).eval(), len(data)
+    def artifact(self, model: torch.nn.Module) -> bytes:
+        """The deployable artifact's bytes (their length is the model size)."""
+        return self.artifact_format.serialize(model, self.example)
 
-    def latency(self, artifact: torch.jit.ScriptModule) -> Timing:
+    def latency(self, data: bytes) -> Timing:
+        """The artifact loaded back from ``data`` and prepared as its runtime does, or run by
+        the study's command; timed once its runtime has settled (never fewer warm-ups than
+        the format needs) while no other work of this machine's workers runs."""
+        warmup = max(self.protocol.warmup, self.artifact_format.settle_runs)
+        protocol = dataclasses.replace(self.protocol, warmup=warmup)
+        if self.command_timer is not None:
+            with self.lock.exclusive():
+                suffix = self.artifact_format.suffix
+                return self.command_timer(data, suffix, protocol, tuple(self.example.shape))
+        with self.lock.shared():
+            runner = self.artifact_format.load(data)
         with self.lock.exclusive():
-            return measure(lambda: artifact(self.example), self.protocol)
+            return measure(lambda: runner(self.example), protocol)
 
     def accuracy(self, model: torch.nn.Module) -> AccuracyReport:
         return evaluate_counts(
@@ -75,9 +90,9 @@ class CostEvaluator:
     def __call__(self, model: torch.nn.Module) -> Metrics:
         started = time.perf_counter()
         with self.lock.shared():
-            artifact, size = self.artifact(model)
+            data = self.artifact(model)
         built = time.perf_counter()
-        timing = self.latency(artifact)
+        timing = self.latency(data)
         timed = time.perf_counter()
         mae = obo = None
         within_budget = self.budget_ms is None or timing.median_ms <= self.budget_ms
@@ -90,7 +105,7 @@ class CostEvaluator:
         return Metrics(
             latency_ms=timing.median_ms,
             latency_spread_ms=timing.spread_ms,
-            size_mib=size / MIB,
+            size_mib=len(data) / MIB,
             mae=mae,
             obo=obo,
             seconds={

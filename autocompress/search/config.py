@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from autocompress.backends import ARTIFACT_FORMATS
+from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
 from autocompress.errors import UserError
 from autocompress.models.counting import PROCEDURES
 
@@ -56,6 +58,19 @@ class LatencyConfig:
     threads: int | None = 1  # mimic a small target device; None: torch's default
     warmup: int = 5
     runs: int = 15
+    # A device in the loop (autocompress.backends.command_latency): a command that runs
+    # {artifact} and prints its latency; None times the artifact on this machine.
+    command: str | None = None
+    pattern: str = DEFAULT_PATTERN  # one match per timed run; group 1 the number
+    unit: str = "ms"  # of that number: s, ms or us
+
+    def __post_init__(self) -> None:
+        self.timer()  # refuse a bad pattern or unit when the study is read
+
+    def timer(self) -> CommandTimer | None:
+        if self.command is None:
+            return None
+        return CommandTimer(self.command, self.pattern, self.unit)
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,8 @@ class StudyConfig:
     # "default": the alias guard and sub-class periods; "official": the demo's procedure
     # (autocompress.models.counting). Part of the definition: it changes every MAE and OBO.
     counting: str = "default"
+    # How the model ships, and so how latency and size are measured (autocompress.backends).
+    artifact: str = "torchscript"
     data: DataConfig = field(default_factory=DataConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
@@ -125,6 +142,10 @@ class StudyConfig:
             raise UserError(f"trials must be at least 1, got {self.trials}")
         if self.counting not in PROCEDURES:
             raise UserError(f"counting: {self.counting!r}; choose from {', '.join(PROCEDURES)}")
+        if self.artifact not in ARTIFACT_FORMATS:
+            raise UserError(
+                f"artifact: {self.artifact!r}; choose from {', '.join(ARTIFACT_FORMATS)}"
+            )
 
 
 def _convert(value: object, annotation: object, path: str) -> object:

@@ -13,6 +13,7 @@ import optuna
 import torch
 from torch import nn
 
+from autocompress.backends import artifact_format
 from autocompress.compression import Pipeline, StepReport, apply_pipeline
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import generate_dataset
@@ -79,6 +80,9 @@ def _sqnr_ranking(
     return ranking
 
 
+BASELINE_RETIME_S = 600.0  # a worker times the baseline again when its timing is this old
+
+
 @dataclass
 class SearchContext:
     config: StudyConfig
@@ -88,6 +92,18 @@ class SearchContext:
     catalog: LayerCatalog
     evaluator: CostEvaluator
     _baseline_mae: float | None = None
+    _baseline_timing: tuple[float, float] | None = None  # (median ms, when: monotonic s)
+
+    def baseline_latency_ms(self) -> float:
+        """The uncompressed model's latency, timed by this worker at most BASELINE_RETIME_S
+        ago: a trial's speed-up is its ratio to a baseline timed under the same load, not to
+        the baseline trial measured hours before on a machine that was busier or quieter."""
+        now = time.monotonic()
+        if self._baseline_timing is None or now - self._baseline_timing[1] > BASELINE_RETIME_S:
+            with self.evaluator.lock.shared():
+                data = self.evaluator.artifact(self.model)
+            self._baseline_timing = (self.evaluator.latency(data).median_ms, time.monotonic())
+        return self._baseline_timing[0]
 
     def baseline_mae(self) -> float:
         """MAE of the uncompressed model, for the optional accuracy constraint."""
@@ -122,6 +138,8 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
         protocol=TimingProtocol(warmup=latency.warmup, runs=latency.runs, threads=latency.threads),
         image_size=cfg.image_size,
         lock=MachineLock(),
+        artifact_format=artifact_format(config.artifact),
+        command_timer=latency.timer(),
         budget_ms=config.budget_ms,
         subset=config.data.subset,
         counting=CountingConfig.named(config.counting),

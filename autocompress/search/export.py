@@ -12,7 +12,6 @@ crash leaves no truncated file, and files being replaced stay intact until then.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -22,9 +21,10 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
+from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
 from autocompress.errors import UserError
-from autocompress.evaluators.size import MIB, script_artifact, serialize
+from autocompress.evaluators.size import MIB
 from autocompress.search.context import SearchContext, compress
 from autocompress.search.pareto import feasible_front
 from autocompress.search.runner import is_feasible
@@ -109,13 +109,11 @@ def _exported_program(
 ) -> tuple[bytes | None, str | None]:
     """The torch.export program's bytes, or None and why: torch.export refuses some quantized
     graphs, and the TorchScript artifact is then the only one."""
-    buffer = io.BytesIO()
     try:
-        torch.export.save(torch.export.export(model, (example,)), buffer)
+        return ARTIFACT_FORMATS["exported-program"].serialize(model, example), None
     except Exception as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0]
         return None, f"torch.export failed: {reason}"
-    return buffer.getvalue(), None
 
 
 def _write_together(out: Path, files: dict[str, bytes]) -> None:
@@ -147,13 +145,16 @@ def export_trial(
     pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
     model, reports = compress(context.model, pipeline, context.calibration)
     example = context.evaluator.example
-    data = serialize(script_artifact(model, example))
+    data = ARTIFACT_FORMATS["torchscript"].serialize(model, example)
     program, note = _exported_program(model, example)
+    if context.config.artifact == "exported-program" and program is None:
+        raise UserError(f"trial {number} cannot be exported as its study's format: {note}")
+    shipped = data if context.config.artifact == "torchscript" else program
     metrics = context.evaluator(model)
     measured = {
         "latency_ms": metrics.latency_ms,
         "latency_spread_ms": metrics.latency_spread_ms,
-        "size_mib": len(data) / MIB,
+        "size_mib": len(shipped) / MIB,
         "mae": metrics.mae,
         "obo": metrics.obo,
     }

@@ -26,6 +26,8 @@ class FrontRow:
     number: int
     pipeline: str
     latency_ms: float
+    latency_spread_ms: float
+    speedup: float | None  # to the baseline as its worker timed it then (older trials: None)
     size_mib: float
     mae: float | None
     obo: float | None
@@ -75,6 +77,8 @@ def _row(trial: FrozenTrial) -> FrontRow:
         trial.number,
         pipeline_summary(attrs["pipeline"]),
         attrs["latency_ms"],
+        attrs.get("latency_spread_ms", 0.0),
+        attrs.get("speedup"),
         attrs["size_mib"],
         attrs.get("mae"),
         attrs.get("obo"),
@@ -84,23 +88,29 @@ def _row(trial: FrozenTrial) -> FrontRow:
 
 def format_front(study: optuna.Study) -> str:
     """The front as a table, each row also relative to the uncompressed baseline, with how
-    many warnings each trial raised (``autocompress -v`` prints them as they come)."""
+    many warnings each trial raised (``autocompress -v`` prints them as they come).
+
+    Latency is the median with its interquartile spread; the speed-up divides the baseline
+    timed by the trial's worker shortly before (so a busier hour slows both alike), or, for
+    trials stored without it, the baseline trial's latency."""
     front = [_row(t) for t in feasible_front(study)]
     base = baseline_trial(study)
     reference = _row(base) if base is not None else None
     lines = [
-        f"{'trial':>5}  {'latency ms':>10} {'speed-up':>8}  {'MiB':>7} {'smaller':>7}"
+        f"{'trial':>5}  {'latency ms':>10} {'spread':>7} {'speed-up':>8}  {'MiB':>7} {'smaller':>7}"
         f"  {'MAE':>6} {'OBO':>5} {'warnings':>8}  pipeline"
     ]
     rows = ([reference] if reference else []) + [r for r in front if r != reference]
     for row in rows:
-        speed = f"{reference.latency_ms / row.latency_ms:.2f}x" if reference else "-"
+        ratio = row.speedup or (reference.latency_ms / row.latency_ms if reference else None)
+        speed = f"{ratio:.2f}x" if ratio else "-"
         smaller = f"{1 - row.size_mib / reference.size_mib:.0%}" if reference else "-"
         mae = f"{row.mae:.3f}" if row.mae is not None else "-"
         obo = f"{row.obo:.2f}" if row.obo is not None else "-"
         marker = "" if row in front else "  (not on the front)"
         lines.append(
-            f"{row.number:>5}  {row.latency_ms:>10.1f} {speed:>8}  {row.size_mib:>7.2f} "
+            f"{row.number:>5}  {row.latency_ms:>10.1f} {row.latency_spread_ms:>7.1f} {speed:>8}  "
+            f"{row.size_mib:>7.2f} "
             f"{smaller:>7}  {mae:>6} {obo:>5} {row.warnings:>8}  {row.pipeline}{marker}"
         )
     return "\n".join(lines)

@@ -86,6 +86,7 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
                 model, _ = compress(context.model, pipeline, context.calibration)
             compressed = time.perf_counter()
             metrics = context.evaluator(model)
+            baseline_ms = context.baseline_latency_ms()
             baseline_mae = context.baseline_mae() if config.max_mae_increase is not None else None
         except Exception as error:  # any failure of a sampled pipeline is that trial's result
             trial.set_user_attr(FAIL_REASON, _one_line(error))
@@ -102,6 +103,8 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
     for key, value in {
         "latency_ms": metrics.latency_ms,
         "latency_spread_ms": metrics.latency_spread_ms,
+        "baseline_ms": baseline_ms,
+        "speedup": baseline_ms / metrics.latency_ms,
         "size_mib": metrics.size_mib,
         "mae": metrics.mae,
         "obo": metrics.obo,

@@ -278,14 +278,24 @@ def open_study(
     if stored is None:
         _define(study, config, definition)
     elif stored != json.loads(json.dumps(definition)):
-        changed = sorted(
-            k for k in definition if json.dumps(definition[k]) != json.dumps(stored.get(k))
-        )
-        raise UserError(
-            f"study {config.name!r} exists with other settings ({', '.join(changed)}); "
-            "use the same ones to resume, or another --study name"
-        )
+        _refuse_other_definition(config.name, definition, stored)
     return study
+
+
+def _refuse_other_definition(name: str, definition: dict, stored: dict) -> None:
+    """Stored results are only comparable with new ones measured the same way."""
+    newer = sorted(set(definition) - set(stored))
+    if newer:
+        raise UserError(
+            f"study {name!r} was created by an older autocompress, which had no "
+            f"{', '.join(newer)} setting and measured differently: start a new study "
+            "with another --study name (or another --run-dir)"
+        )
+    changed = sorted(k for k in definition if json.dumps(definition[k]) != json.dumps(stored[k]))
+    raise UserError(
+        f"study {name!r} exists with other settings ({', '.join(changed)}); "
+        "use the same ones to resume, or another --study name"
+    )
 
 
 def load_existing_study(name: str, storage_url: str | None, run_dir: Path) -> optuna.Study:

@@ -1,0 +1,27 @@
+"""``torch.export`` programs (``.pt2``): PyTorch's graph format going forward, the input of
+AOTInductor and ExecuTorch. Loaded back as a module and run eagerly, as ``torch.export.load``
+gives it; FX-quantized (torch.ao) graphs cannot be exported."""
+
+from __future__ import annotations
+
+import io
+
+import torch
+from torch import nn
+
+__all__ = ["ExportedProgram"]
+
+
+class ExportedProgram:
+    name = "exported-program"
+    suffix = ".pt2"
+    settle_runs = 1
+
+    @torch.no_grad()
+    def serialize(self, model: nn.Module, example: torch.Tensor) -> bytes:
+        buffer = io.BytesIO()
+        torch.export.save(torch.export.export(model.eval(), (example,)), buffer)
+        return buffer.getvalue()
+
+    def load(self, data: bytes) -> nn.Module:
+        return torch.export.load(io.BytesIO(data)).module()

@@ -1,0 +1,89 @@
+"""A device in the loop: the latency of an artifact measured by a command, here the shipped
+local runner in its own process; a failing command fails its trial, not the study."""
+
+import dataclasses
+import sys
+
+import pytest
+import torch
+from optuna.trial import TrialState
+from test_search import tiny_config
+from torch import nn
+
+from autocompress.backends import ARTIFACT_FORMATS
+from autocompress.backends.command_latency import CommandTimer, LatencyCommandFailed
+from autocompress.errors import UserError
+from autocompress.evaluators.latency import TimingProtocol
+from autocompress.search.config import LatencyConfig
+from autocompress.search.runner import run_search
+
+RUNNER = (
+    f"{sys.executable} -m autocompress.backends.local_runner {{artifact}} "
+    "--warmup {warmup} --runs {runs} --threads 1 --input-shape {input_shape}"
+)
+PROTOCOL = TimingProtocol(warmup=1, runs=4, threads=1)
+
+
+@pytest.fixture(scope="module")
+def artifact() -> tuple[bytes, tuple[int, ...]]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).eval()
+    example = torch.randn(1, 3, 16, 16)
+    return ARTIFACT_FORMATS["torchscript"].serialize(model, example), tuple(example.shape)
+
+
+def test_the_local_runner_times_a_real_artifact(artifact):
+    data, shape = artifact
+    timing = CommandTimer(RUNNER)(data, ".pt", PROTOCOL, shape)
+    assert timing.runs == 4 and 0 < timing.min_ms <= timing.median_ms
+
+
+def test_units_are_converted_to_milliseconds(artifact):
+    data, shape = artifact
+    timer = CommandTimer("echo 'per iter: 2500' # {artifact}", r"per iter: ([0-9]+)", "us")
+    assert timer(data, ".pt", PROTOCOL, shape).median_ms == 2.5
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("echo 'device offline' >&2; exit 3 # {artifact}", "exited 3: device offline"),
+        ("echo 'it ran' # {artifact}", "printed nothing matching"),
+        (RUNNER.replace("{artifact}", "missing.pt") + " # {artifact}", "not found: missing.pt"),
+    ],
+)
+def test_a_failing_command_says_what_the_device_said(artifact, command, message):
+    data, shape = artifact
+    with pytest.raises(LatencyCommandFailed, match=message):
+        CommandTimer(command)(data, ".pt", PROTOCOL, shape)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"command": "time-it model.pt"}, "must contain {artifact}"),
+        ({"command": RUNNER, "pattern": "(unclosed"}, "not a regular expression"),
+        ({"command": RUNNER, "pattern": "(a)(b)"}, "exactly one group"),
+        ({"command": RUNNER, "unit": "minutes"}, "latency.unit"),
+    ],
+)
+def test_a_bad_command_setting_is_refused_when_the_study_is_read(changes, message):
+    with pytest.raises(UserError, match=message):
+        LatencyConfig(**changes)
+
+
+def test_a_failing_command_fails_its_trial_not_the_study(tiny_set, tmp_path):
+    # The device fails on the third call only (the first trial times itself, then the
+    # baseline it is compared with): the trials around the failing one are measured.
+    calls = tmp_path / "calls"
+    flaky = (
+        f"echo x >> {calls}; "
+        f'if [ "$(wc -l < {calls})" -eq 3 ]; then echo "device offline" >&2; exit 1; fi; ' + RUNNER
+    )
+    latency = LatencyConfig(warmup=1, runs=3, command=flaky)
+    config = tiny_config(tiny_set, "device", trials=3, objectives=("latency", "size"))
+    study = run_search(dataclasses.replace(config, latency=latency), None, tmp_path, False).study
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert "device offline" in study.trials[1].user_attrs["fail_reason"]
+    assert all(t.user_attrs["latency_ms"] > 0 for t in study.trials if t.values)
