@@ -3,12 +3,13 @@
 For each preset and setup (baseline, P, T, Q, P->T, P->T->Q of the hand-tuned recipe) the model is
 serialized in every format and run as each runtime runs it: the eager Python module (for
 reference), the TorchScript file as loaded (what every speed-up before this table divided by),
-the same file frozen and optimised for inference after loading (the baseline now), the
+the same file prepared as a CPU deployment prepares it (frozen, and optimised for inference
+unless it is mostly int8: the baseline now), the
 ``torch.export`` program, and optionally an AOTInductor package (compiled for this CPU).
 Every runner is warmed up, then all are timed in turns, round after round, so drift of a shared
 machine hits them alike; a latency is the median over all rounds.
 
-    .venv/bin/python benchmarks/formats.py --out benchmarks/formats.md [--aoti]
+    .venv/bin/python benchmarks/formats.py --out benchmarks/formats.md --aoti repnet-s
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SETUPS = (
     ("P->T", "PT"),
     ("P->T->Q", "PTQ"),
 )
-REFERENCE = "TorchScript, frozen + optimised"
+REFERENCE = "TorchScript, prepared"
 # Timed rounds and runs per round: the full model takes seconds a run on one thread.
 ROUNDS = {"repnet-s": (5, 5), "repnet": (3, 1)}
 
@@ -119,7 +120,7 @@ def measure_preset(preset: str, args: argparse.Namespace) -> list[str]:
     cells: dict[tuple[str, str], tuple[Callable, int | None, float] | str] = {}
     for label, order in SETUPS:
         compressed, _, _ = apply_recipe(model, order, calibration)
-        for name, found in runners(compressed, example, args.aoti).items():
+        for name, found in runners(compressed, example, preset in args.aoti).items():
             cells[(label, name)] = found
         print(f"{preset} {label}: built", file=sys.stderr)
     timed = {key: value[0] for key, value in cells.items() if not isinstance(value, str)}
@@ -132,7 +133,7 @@ def measure_preset(preset: str, args: argparse.Namespace) -> list[str]:
         f"## `{preset}` (weights: {weights_line(preset, None)})",
         "",
         f"Latency ms, median (IQR) over {rounds} rounds of {per_round} runs, and its ratio "
-        "to the frozen baseline "
+        "to the prepared baseline "
         f"({base:.1f} ms; above 1 is faster); size MiB of the file where there is one.",
         "",
         "| setup | " + " | ".join(formats) + " |",
@@ -156,7 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["repnet-s", "repnet"])
     parser.add_argument("--warmup", type=int, default=8)
-    parser.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
+    parser.add_argument(
+        "--aoti", nargs="*", default=[], metavar="PRESET", help="also AOTInductor for these"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # deprecation notices of torch.ao and TorchScript
