@@ -74,3 +74,14 @@ def test_objective_names_are_stored_for_dashboards(searched):
     """optuna-dashboard and Optuna's plots label the axes with these."""
     study = load_existing_study(STUDY, None, searched[0])
     assert study.metric_names == list(OBJECTIVES)
+
+
+def test_pareto_without_plotly_draws_the_png_and_says_how_to_get_the_html(
+    searched, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "plotly", None)  # as if the html extra were not installed
+    plot = tmp_path / "front.png"
+    argv = ["pareto", "--study", STUDY, "--run-dir", str(searched[0]), "--plot", str(plot)]
+    assert main(argv) == 0
+    assert plot.is_file() and not plot.with_suffix(".html").exists()
+    assert "pip install 'autocompress[html]'" in capsys.readouterr().err

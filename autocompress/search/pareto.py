@@ -7,6 +7,7 @@ trial must never hide a feasible one by dominating it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,13 @@ def plot_front(study: optuna.Study, png: Path) -> list[Path]:
     plt.close(fig)
     names = study.metric_names or [f"objective {i}" for i in range(len(study.directions))]
     if len(names) < 2:  # Optuna's Pareto plot needs two or three objectives
+        return [png]
+    try:
+        import plotly  # noqa: F401  the HTML plot's only user (the `html` extra)
+    except ImportError:
+        logging.getLogger(__name__).warning(
+            "no interactive HTML plot: it needs plotly (pip install 'autocompress[html]')"
+        )
         return [png]
     html = png.with_suffix(".html")
     targets_names = [n for n in ("latency", "mae") if n in names]
