@@ -94,6 +94,10 @@ class SearchContext:
     _baseline_mae: float | None = None
     _baseline_timing: tuple[float, float] | None = None  # (median ms, when: monotonic s)
 
+    def note_baseline_latency(self, median_ms: float) -> None:
+        """The baseline trial's own timing serves as this worker's baseline timing."""
+        self._baseline_timing = (median_ms, time.monotonic())
+
     def baseline_latency_ms(self) -> float:
         """The uncompressed model's latency, timed by this worker at most BASELINE_RETIME_S
         ago: a trial's speed-up is its ratio to a baseline timed under the same load, not to

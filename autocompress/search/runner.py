@@ -86,6 +86,8 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
                 model, _ = compress(context.model, pipeline, context.calibration)
             compressed = time.perf_counter()
             metrics = context.evaluator(model)
+            if not pipeline.steps:  # this is the baseline: its timing is the reference
+                context.note_baseline_latency(metrics.latency_ms)
             baseline_ms = context.baseline_latency_ms()
             baseline_mae = context.baseline_mae() if config.max_mae_increase is not None else None
         except Exception as error:  # any failure of a sampled pipeline is that trial's result
