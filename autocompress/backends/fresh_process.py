@@ -12,6 +12,7 @@ of starting one: the child shares the parent's memory, so the model is not copie
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -49,6 +50,9 @@ def _child(
     function: Callable[..., bytes],
     args: tuple,
 ) -> None:
+    # No garbage collection here: it would finalize the parent's garbage, such as a video
+    # decoder whose threads exist only in the parent, and wait for them forever (seen).
+    gc.disable()
     _die_with_parent(parent)
     parent_end.close()  # else a dead parent leaves this child writing to itself forever
     # One thread: the parent may have used OpenMP's pool, which does not survive a fork.
