@@ -50,9 +50,6 @@ def _child(
     function: Callable[..., bytes],
     args: tuple,
 ) -> None:
-    # No garbage collection here: it would finalize the parent's garbage, such as a video
-    # decoder whose threads exist only in the parent, and wait for them forever (seen).
-    gc.disable()
     _die_with_parent(parent)
     parent_end.close()  # else a dead parent leaves this child writing to itself forever
     # One thread: the parent may have used OpenMP's pool, which does not survive a fork.
@@ -76,7 +73,16 @@ def run_in_fork(function: Callable[..., bytes], *args: object) -> bytes:
     child = context.Process(
         target=_child, args=(os.getpid(), receiver, sender, function, args), daemon=True
     )
-    child.start()
+    # The child must never collect garbage: it would finalize the parent's, such as a video
+    # decoder whose threads exist only in the parent, and wait for them forever (seen). It
+    # inherits the collector off from the moment of the fork.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        child.start()
+    finally:
+        if collecting:
+            gc.enable()
     sender.close()
     try:
         status, payload = receiver.recv()
