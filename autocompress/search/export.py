@@ -24,7 +24,6 @@ from optuna.trial import TrialState
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
 from autocompress.errors import UserError
-from autocompress.evaluators.size import MIB
 from autocompress.search.context import SearchContext, compress
 from autocompress.search.pareto import feasible_front
 from autocompress.search.runner import is_feasible
@@ -149,12 +148,11 @@ def export_trial(
     program, note = _exported_program(model, example)
     if context.config.artifact == "exported-program" and program is None:
         raise UserError(f"trial {number} cannot be exported as its study's format: {note}")
-    shipped = data if context.config.artifact == "torchscript" else program
     metrics = context.evaluator(model)
     measured = {
         "latency_ms": metrics.latency_ms,
         "latency_spread_ms": metrics.latency_spread_ms,
-        "size_mib": len(shipped) / MIB,
+        "size_mib": metrics.size_mib,  # the study format's file, serialized once more
         "mae": metrics.mae,
         "obo": metrics.obo,
     }
