@@ -335,12 +335,15 @@ def _cmd_export(args: argparse.Namespace) -> None:
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
     number = pick_trial(study, args.trial)
     exportable_trial(study, number)  # refuse early, before building anything
-    check_export_dir(study, number, args.out, args.overwrite)
-    context = build_context(study_config_from_dict(stored_config(study)), args.run_dir, study)
+    config = study_config_from_dict(stored_config(study))
+    check_export_dir(study, number, args.out, args.overwrite, config.artifact)
+    context = build_context(config, args.run_dir, study)
     result = export_trial(study, number, context, args.out, args.overwrite)
     print(f"trial {number}: {pipeline_summary(study.trials[number].user_attrs['pipeline'])}")
-    print(f"TorchScript artifact: {result.torchscript}")
-    print(f"torch.export program: {result.exported_program or result.note}")
+    for name, path in result.artifacts.items():
+        print(f"{name}: {path}")
+    for name, reason in result.skipped.items():
+        print(f"{name}: not exported ({reason})")
     print(f"metrics: {result.metrics_file}")
     print(f"{'':<16}{'trial':>10}{'re-measured':>13}")
     for key, value in result.trial_metrics.items():

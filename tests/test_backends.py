@@ -70,7 +70,9 @@ def test_torchscript_is_loaded_frozen_and_optimised():
         torch.testing.assert_close(prepared(example), model(example), atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize(("name", "suffix"), [("torchscript", ".pt"), ("exported-program", ".pt2")])
+@pytest.mark.parametrize(
+    ("name", "suffix"), [("torchscript", ".pt"), ("exported-program", ".pt2"), ("aoti", ".pt2")]
+)
 def test_load_artifact_reads_every_format(name, suffix, tmp_path):
     model, example = _tiny_model(), torch.randn(1, 3, 8, 8)
     path = tmp_path / f"model{suffix}"

@@ -6,7 +6,7 @@ import torch
 from autocompress.analysis.sqnr import layer_sqnr, layers_above
 from autocompress.compression import PipelineError, QuantizeStep, apply, quantizable_layers
 from autocompress.compression.calibration import random_clips
-from autocompress.compression.quantize import is_quantized
+from autocompress.compression.quantization.fx import is_quantized
 from autocompress.models.repnet import build_repnet
 
 

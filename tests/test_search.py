@@ -13,15 +13,18 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 import yaml
 from optuna.trial import TrialState
 
+from autocompress import load_artifact
 from autocompress.cli import main
+from autocompress.compression import Pipeline
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
 from autocompress.search import runner
 from autocompress.search.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
-from autocompress.search.context import build_context
+from autocompress.search.context import build_context, compress
 from autocompress.search.export import export_trial
 from autocompress.search.pareto import _dominates, feasible_front, format_front
 from autocompress.search.runner import is_feasible, run_search
@@ -122,9 +125,33 @@ def test_export_reproduces_pipeline_and_size(finished_study, tmp_path):
     stored = json.loads(result.metrics_file.read_text())
     assert stored["pipeline"] == study.trials[number].user_attrs["pipeline"]
     assert result.measured["size_mib"] == study.trials[number].user_attrs["size_mib"]
-    assert result.torchscript.stat().st_size == round(result.measured["size_mib"] * 2**20)
-    assert result.exported_program is not None and result.exported_program.is_file()
+    torchscript = result.artifacts["torchscript"]
+    assert torchscript.stat().st_size == round(result.measured["size_mib"] * 2**20)
+    assert result.artifacts["exported-program"].is_file()
     assert result.measured["mae"] == pytest.approx(study.trials[number].user_attrs["mae"])
+
+
+def test_an_int8_trial_of_a_pt2_study_exports_as_pt2_and_torchscript(videos, tmp_path):
+    space = SpaceConfig(orders=("Q",), sqnr_threshold_db=(0.0, 0.0))  # every layer it can
+    config = tiny_config(videos, "int8", artifact="exported-program", trials=2, space=space)
+    study = run_search(config, None, tmp_path, progress=False).study
+    trial = _complete(study)[1]
+    (step,) = trial.user_attrs["pipeline"]["steps"]
+    assert step["quantize"]["backend"] == "pt2e" and len(step["quantize"]["layers"]) > 20
+    context = build_context(config, tmp_path, study)
+    result = export_trial(study, trial.number, context, tmp_path / "out")
+    assert set(result.artifacts) == {"torchscript", "exported-program"} and not result.skipped
+    assert result.measured["size_mib"] == trial.user_attrs["size_mib"]
+    assert result.measured["mae"] == pytest.approx(trial.user_attrs["mae"])
+    model, _ = compress(
+        context.model, Pipeline.from_dict(trial.user_attrs["pipeline"]), context.calibration
+    )
+    clip = context.calibration[:1]
+    with torch.no_grad():
+        expected = model(clip)
+        for path in result.artifacts.values():
+            for got, want in zip(load_artifact(path)(clip), expected, strict=True):
+                torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
 def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monkeypatch):

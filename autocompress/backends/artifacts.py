@@ -8,12 +8,14 @@ A study picks its format (``artifact:``); ``export`` writes every format that ta
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
+from autocompress.backends.aoti import AOTInductor, is_aoti_package
 from autocompress.backends.exported_program import ExportedProgram
 from autocompress.backends.torchscript import TorchScript
 from autocompress.errors import UserError
@@ -34,7 +36,7 @@ class ArtifactFormat(Protocol):
 
 
 ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {
-    fmt.name: fmt for fmt in (TorchScript(), ExportedProgram())
+    fmt.name: fmt for fmt in (TorchScript(), ExportedProgram(), AOTInductor())
 }
 
 
@@ -48,16 +50,28 @@ def artifact_format(name: str) -> ArtifactFormat:
 
 def load_artifact(path: str | Path) -> Any:
     """An exported file, loaded and prepared exactly as the evaluator timed it; its format is
-    told by its suffix (``.pt`` TorchScript, ``.pt2`` a torch.export program)."""
+    told by its suffix (``.pt`` TorchScript; ``.pt2`` a torch.export program or, when it holds
+    a compiled library, an AOTInductor package)."""
     path = Path(path)
-    formats = {fmt.suffix: fmt for fmt in ARTIFACT_FORMATS.values()}
-    if path.suffix not in formats:
-        raise UserError(f"{path}: not an artifact ({', '.join(formats)} files are)")
+    suffixes = sorted({fmt.suffix for fmt in ARTIFACT_FORMATS.values()})
+    if path.suffix not in suffixes:
+        raise UserError(f"{path}: not an artifact ({', '.join(suffixes)} files are)")
     if not path.is_file():
         raise UserError(f"artifact not found: {path}")
+    fmt = _format_of(path)
     try:
-        return formats[path.suffix].load(path.read_bytes())
+        return fmt.load(path.read_bytes())
     except (RuntimeError, ValueError, OSError) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        name = formats[path.suffix].name
-        raise UserError(f"{path}: cannot load it as {name}: {first_line}") from error
+        raise UserError(f"{path}: cannot load it as {fmt.name}: {first_line}") from error
+
+
+def _format_of(path: Path) -> ArtifactFormat:
+    if path.suffix == ".pt":
+        return ARTIFACT_FORMATS["torchscript"]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise UserError(f"{path}: not a .pt2 archive ({error})") from error
+    return ARTIFACT_FORMATS["aoti" if is_aoti_package(names) else "exported-program"]

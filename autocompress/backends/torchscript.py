@@ -22,9 +22,22 @@ from autocompress.backends.fresh_process import run_in_fork
 __all__ = ["TorchScript"]
 
 
+def _is_aten_graph(model: nn.Module) -> bool:
+    """A ``torch.export`` graph (PT2E's int8 models): calls ATen operators directly, in a
+    generated ``forward`` TorchScript cannot compile."""
+    return isinstance(model, torch.fx.GraphModule) and any(
+        isinstance(node.target, torch._ops.OpOverload) for node in model.graph.nodes
+    )
+
+
 @torch.no_grad()
 def _script_and_save(model: nn.Module, example: torch.Tensor) -> bytes:
-    scripted = torch.jit.script(model.eval())
+    model = model.eval()
+    if _is_aten_graph(model):
+        # Tracing records the same ATen calls; the graph has no control flow to lose.
+        scripted = torch.jit.trace(model, (example,), check_trace=False)
+    else:
+        scripted = torch.jit.script(model)
     scripted(example)  # never report a size for an artifact that cannot run
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)

@@ -26,7 +26,7 @@ from autocompress.compression.layers import (
     quantizable_layers,
 )
 from autocompress.compression.prune import prune
-from autocompress.compression.quantize import quantize
+from autocompress.compression.quantization import check_quantize_layers, quantize
 from autocompress.compression.steps import (
     PipelineError,
     PruneStep,
@@ -165,13 +165,10 @@ class _NameCheck:
                     self._factorise(name, step.method)
             else:
                 self._known(index, step.layers, self.quantizable, "quantizable layer")
-                linear = [n for n in step.layers if isinstance(self.modules[n], nn.Linear)]
-                if step.mode == "dynamic" and len(linear) < len(step.layers):
-                    others = sorted(set(step.layers) - set(linear))
-                    raise PipelineError(
-                        f"step {index} (quantize): dynamic int8 covers Linear layers only, not "
-                        f"{', '.join(others)}"
-                    )
+                try:
+                    check_quantize_layers(step, self.modules)
+                except PipelineError as error:
+                    raise PipelineError(f"step {index} (quantize): {error}") from error
 
     def _known(self, index: int, names, known: set[str], what: str) -> None:
         unknown = [n for n in names if n not in known]

@@ -36,6 +36,7 @@ class CaseStudyRecipe:
     temporal_rank: float = 0.1
     linear_rank: float = 0.25
     min_sqnr_db: float = 30.0
+    quantize_backend: str = "fx"
 
     def prune(self, model: nn.Module) -> PruneStep:
         ratios = {g: self.encoder_prune for g in prunable_groups(model) if g.startswith("encoder")}
@@ -53,7 +54,8 @@ class CaseStudyRecipe:
         return TensorizeStep(ranks)
 
     def quantize(self, model: nn.Module, calibration: torch.Tensor) -> QuantizeStep:
-        return QuantizeStep(layers_above(layer_sqnr(model, calibration), self.min_sqnr_db))
+        ranking = layer_sqnr(model, calibration, backend=self.quantize_backend)
+        return QuantizeStep(layers_above(ranking, self.min_sqnr_db), backend=self.quantize_backend)
 
 
 def apply_recipe(

@@ -29,6 +29,9 @@ __all__ = [
 IMPORTANCES = ("magnitude", "bn_scale", "taylor")
 TENSOR_METHODS = ("tucker", "cp")
 QUANTIZE_MODES = ("static", "dynamic")
+# torch.ao's FX graph mode (TorchScript int8 kernels) or PT2E (torch.export graphs: .pt2,
+# AOTInductor); autocompress.compression.quantization has one module per backend.
+QUANTIZE_BACKENDS = ("fx", "pt2e")
 
 
 class PipelineError(UserError):
@@ -102,10 +105,12 @@ class TensorizeStep:
 @dataclass(frozen=True)
 class QuantizeStep:
     """Post-training int8: ``static`` quantizes the named Conv/Linear layers with observers
-    calibrated on data; ``dynamic`` quantizes Linear weights and activations on the fly."""
+    calibrated on data; ``dynamic`` quantizes Linear weights and activations on the fly.
+    ``backend`` decides the graph (and so the artifact formats) the int8 model lives in."""
 
     layers: list[str]
     mode: str = "static"
+    backend: str = "fx"
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -116,6 +121,11 @@ class QuantizeStep:
             )
         if len(set(self.layers)) != len(self.layers):
             raise PipelineError("quantize step names a layer twice")
+        if self.backend not in QUANTIZE_BACKENDS:
+            raise PipelineError(
+                f"unknown quantize backend {self.backend!r}; choose one of "
+                f"{', '.join(QUANTIZE_BACKENDS)}"
+            )
 
 
 Step = PruneStep | TensorizeStep | QuantizeStep

@@ -18,6 +18,7 @@ import yaml
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
+from autocompress.compression.steps import QUANTIZE_BACKENDS
 from autocompress.errors import UserError
 from autocompress.models.counting import PROCEDURES
 
@@ -124,6 +125,9 @@ class StudyConfig:
     counting: str = "default"
     # How the model ships, and so how latency and size are measured (autocompress.backends).
     artifact: str = "torchscript"
+    # int8 backend (autocompress.compression.quantization); None: the one whose graphs the
+    # artifact format takes (fx for TorchScript, pt2e for the .pt2 formats).
+    quantization: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
@@ -146,6 +150,21 @@ class StudyConfig:
             raise UserError(
                 f"artifact: {self.artifact!r}; choose from {', '.join(ARTIFACT_FORMATS)}"
             )
+        if self.quantization is not None and self.quantization not in QUANTIZE_BACKENDS:
+            raise UserError(
+                f"quantization: {self.quantization!r}; choose from {', '.join(QUANTIZE_BACKENDS)}"
+            )
+        if self.artifact != "torchscript" and self.quantization == "fx":
+            raise UserError(
+                f"quantization: fx makes int8 graphs that torch.export refuses, so no int8 "
+                f"trial could ship as {self.artifact}; use quantization: pt2e"
+            )
+
+    @property
+    def quantize_backend(self) -> str:
+        if self.quantization is not None:
+            return self.quantization
+        return "fx" if self.artifact == "torchscript" else "pt2e"
 
 
 def _convert(value: object, annotation: object, path: str) -> object:

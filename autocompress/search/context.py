@@ -67,7 +67,7 @@ def calibration_clips(dataset: QuvaDataset, count: int, num_frames: int, size: i
 
 
 def _sqnr_ranking(
-    study: optuna.Study, model: nn.Module, calibration: torch.Tensor
+    study: optuna.Study, model: nn.Module, calibration: torch.Tensor, backend: str
 ) -> dict[str, float]:
     """Per-layer SQNR of the uncompressed model, computed by the first worker, then stored."""
     stored = study.user_attrs.get("sqnr_db")
@@ -75,7 +75,8 @@ def _sqnr_ranking(
         return json.loads(stored)
     from autocompress.analysis.sqnr import layer_sqnr
 
-    ranking = {r.name: min(r.sqnr_db, 999.0) for r in layer_sqnr(model, calibration)}
+    results = layer_sqnr(model, calibration, backend=backend)
+    ranking = {r.name: min(r.sqnr_db, 999.0) for r in results}
     study.set_user_attr("sqnr_db", json.dumps(ranking))
     return ranking
 
@@ -127,11 +128,12 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
     )
     wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
     started = time.perf_counter()
-    sqnr = _sqnr_ranking(study, model, calibration) if wants_sqnr else {}
+    backend = config.quantize_backend
+    sqnr = _sqnr_ranking(study, model, calibration, backend) if wants_sqnr else {}
     if wants_sqnr and time.perf_counter() - started > 1:
         print(f"SQNR ranking of {len(sqnr)} layers: {time.perf_counter() - started:.0f} s")
     try:
-        catalog = LayerCatalog.of(model, config.space, sqnr)
+        catalog = LayerCatalog.of(model, config.space, sqnr, backend)
     except ValueError as error:
         raise UserError(str(error)) from error
     latency = config.latency

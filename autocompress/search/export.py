@@ -41,12 +41,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ExportResult:
-    torchscript: Path
-    exported_program: Path | None  # None when torch.export cannot take the model (see note)
+    artifacts: dict[str, Path]  # format name -> file written
+    skipped: dict[str, str]  # format name -> why that format cannot take the model
     metrics_file: Path
     trial_metrics: dict
     measured: dict
-    note: str | None
 
 
 PICKS = {"fastest": "latency_ms", "smallest": "size_mib", "most-accurate": "mae"}
@@ -85,17 +84,37 @@ def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTri
     return trial
 
 
-def _export_paths(study: optuna.Study, number: int, out: Path) -> tuple[Path, Path, Path]:
-    """The trial's TorchScript artifact, torch.export program and metrics file in ``out``."""
+# Written for every trial: the portable formats, cheap to make. A compiled format (AOTInductor)
+# is written too when it is the study's own.
+_ALWAYS_EXPORTED = ("torchscript", "exported-program")
+
+
+def exported_formats(study_format: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*_ALWAYS_EXPORTED, study_format)))
+
+
+def _export_paths(
+    study: optuna.Study, number: int, out: Path, study_format: str
+) -> tuple[dict[str, Path], Path]:
+    """Each exported format's file, and the metrics file, in ``out``. Two formats share the
+    ``.pt2`` suffix: the compiled one is told by its name, ``load_artifact`` by its content."""
     stem = f"{study.study_name}-trial{number}"
-    return out / f"{stem}.pt", out / f"{stem}.pt2", out / f"{stem}.json"
+    paths = {}
+    for name in exported_formats(study_format):
+        fmt = ARTIFACT_FORMATS[name]
+        tag = "" if name in _ALWAYS_EXPORTED else f".{name}"
+        paths[name] = out / f"{stem}{tag}{fmt.suffix}"
+    return paths, out / f"{stem}.json"
 
 
-def check_export_dir(study: optuna.Study, number: int, out: Path, overwrite: bool) -> None:
+def check_export_dir(
+    study: optuna.Study, number: int, out: Path, overwrite: bool, study_format: str
+) -> None:
     """Refuse before any work: ``out`` must be a writable directory (made if missing). It may
     hold other files, but an earlier export of this trial is replaced only with ``overwrite``."""
     writable_dir(out, "export directory")
-    existing = [path.name for path in _export_paths(study, number, out) if path.exists()]
+    artifacts, metrics_file = _export_paths(study, number, out, study_format)
+    existing = [path.name for path in (*artifacts.values(), metrics_file) if path.exists()]
     if existing and not overwrite:
         raise UserError(
             f"{out} already holds trial {number}'s export ({', '.join(existing)}): "
@@ -103,16 +122,18 @@ def check_export_dir(study: optuna.Study, number: int, out: Path, overwrite: boo
         )
 
 
-def _exported_program(
-    model: torch.nn.Module, example: torch.Tensor
-) -> tuple[bytes | None, str | None]:
-    """The torch.export program's bytes, or None and why: torch.export refuses some quantized
-    graphs, and the TorchScript artifact is then the only one."""
-    try:
-        return ARTIFACT_FORMATS["exported-program"].serialize(model, example), None
-    except Exception as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        return None, f"torch.export failed: {reason}"
+def _serialize_all(
+    model: torch.nn.Module, example: torch.Tensor, formats: tuple[str, ...]
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Bytes of every format that takes the model, and why the others do not (torch.export
+    refuses FX's int8 graphs: their TorchScript artifact is then the one to ship)."""
+    written, skipped = {}, {}
+    for name in formats:
+        try:
+            written[name] = ARTIFACT_FORMATS[name].serialize(model, example)
+        except Exception as error:
+            skipped[name] = (str(error).splitlines() or [type(error).__name__])[0]
+    return written, skipped
 
 
 def _write_together(out: Path, files: dict[str, bytes]) -> None:
@@ -140,14 +161,17 @@ def export_trial(
 ) -> ExportResult:
     """Rebuild, measure and write trial ``number`` into ``out`` (see the module's notes)."""
     trial = exportable_trial(study, number)
-    check_export_dir(study, number, out, overwrite)
+    study_format = context.config.artifact
+    check_export_dir(study, number, out, overwrite, study_format)
     pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
     model, reports = compress(context.model, pipeline, context.calibration)
-    example = context.evaluator.example
-    data = ARTIFACT_FORMATS["torchscript"].serialize(model, example)
-    program, note = _exported_program(model, example)
-    if context.config.artifact == "exported-program" and program is None:
-        raise UserError(f"trial {number} cannot be exported as its study's format: {note}")
+    paths, metrics_file = _export_paths(study, number, out, study_format)
+    written, skipped = _serialize_all(model, context.evaluator.example, tuple(paths))
+    if study_format in skipped:
+        raise UserError(
+            f"trial {number} cannot be exported as its study's format ({study_format}): "
+            f"{skipped[study_format]}"
+        )
     metrics = context.evaluator(model)
     measured = {
         "latency_ms": metrics.latency_ms,
@@ -160,7 +184,6 @@ def export_trial(
     trial_metrics = {
         k: attrs.get(k) for k in ("latency_ms", "latency_spread_ms", "size_mib", "mae", "obo")
     }
-    torchscript, exported, metrics_file = _export_paths(study, number, out)
     summary = {
         "study": study.study_name,
         "trial": number,
@@ -168,17 +191,13 @@ def export_trial(
         "weights": context.weights_source,
         "trial_metrics": trial_metrics,
         "measured_after_export": measured,
-        "files": {
-            "torchscript": torchscript.name,
-            "exported_program": exported.name if program is not None else None,
-        },
-        "note": note,
+        "files": {name: paths[name].name for name in written},
+        "not_exported": skipped,
         "steps": [str(report) for report in reports],
         "study_config": asdict(context.config),
     }
-    files = {torchscript.name: data, metrics_file.name: json.dumps(summary, indent=2).encode()}
-    if program is not None:
-        files[exported.name] = program
+    files = {paths[name].name: data for name, data in written.items()}
+    files[metrics_file.name] = json.dumps(summary, indent=2).encode()
     try:
         _write_together(out, files)
     except OSError as error:
@@ -186,7 +205,7 @@ def export_trial(
             f"cannot write the export to {out}: {error.strerror}; no partial file was left "
             "and the study is unchanged"
         ) from error
-    if program is None:  # an earlier export's program would not match these files
-        exported.unlink(missing_ok=True)
-    program_file = None if program is None else exported
-    return ExportResult(torchscript, program_file, metrics_file, trial_metrics, measured, note)
+    for name in skipped:  # an earlier export's file would not match these
+        paths[name].unlink(missing_ok=True)
+    artifacts = {name: paths[name] for name in written}
+    return ExportResult(artifacts, skipped, metrics_file, trial_metrics, measured)

@@ -22,6 +22,7 @@ from autocompress.compression import (
     prunable_groups,
     quantizable_layers,
 )
+from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.tensorize import factor_names
 from autocompress.search.config import SpaceConfig
 
@@ -39,9 +40,16 @@ class LayerCatalog:
     quantizable: tuple[str, ...]
     sqnr_db: dict[str, float]  # per quantizable layer, from a fully quantized copy
     factors: dict[tuple[str, str], tuple[str, ...]]  # (layer, method) -> names after factoring
+    quantize_backend: str = "fx"  # decides which layers are quantizable
 
     @classmethod
-    def of(cls, model: nn.Module, space: SpaceConfig, sqnr_db: dict[str, float]) -> LayerCatalog:
+    def of(
+        cls,
+        model: nn.Module,
+        space: SpaceConfig,
+        sqnr_db: dict[str, float],
+        quantize_backend: str = "fx",
+    ) -> LayerCatalog:
         def narrowed(available: list[str], wanted: tuple[str, ...] | None, what: str):
             if wanted is None:
                 return tuple(available)
@@ -61,9 +69,14 @@ class LayerCatalog:
         return cls(
             prune_groups=narrowed(list(prunable_groups(model)), space.prune_groups, "prune_groups"),
             decomposable=decomposable,
-            quantizable=tuple(quantizable_layers(model)),
+            quantizable=tuple(
+                name
+                for name in quantizable_layers(model)
+                if quantization_backend(quantize_backend).can_quantize(model.get_submodule(name))
+            ),
             sqnr_db=sqnr_db,
             factors=factors,
+            quantize_backend=quantize_backend,
         )
 
 
@@ -126,5 +139,5 @@ def suggest_pipeline(trial: optuna.Trial, catalog: LayerCatalog, space: SpaceCon
                 for name in factored.get(layer, (layer,))
             ]
             if layers:
-                steps.append(QuantizeStep(layers=layers))
+                steps.append(QuantizeStep(layers=layers, backend=catalog.quantize_backend))
     return Pipeline(steps=steps)

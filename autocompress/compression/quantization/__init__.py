@@ -1,0 +1,125 @@
+"""Post-training int8 behind one small interface, one module per backend.
+
+``fx`` is torch.ao's FX graph mode: real int8 CPU kernels in TorchScript without compiling, but
+its graphs cannot be exported (``.pt2``). ``pt2e`` is the torch.export flow of torchao's
+quantizers: its graphs export, and AOTInductor compiles them to fused int8 kernels. A
+:class:`QuantizeStep` names its backend, so a pipeline replays on the same one; the per-layer
+selection, the SQNR analysis and the report are the same for both.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from autocompress.compression.layers import quantizable_layers
+from autocompress.compression.quantization.fx import FxBackend
+from autocompress.compression.quantization.pt2e import Pt2eBackend
+from autocompress.compression.steps import PipelineError, QuantizedLayer, QuantizeStep, StepReport
+
+__all__ = ["QUANTIZATION_BACKENDS", "QuantizationBackend", "quantization_backend", "quantize"]
+
+
+class QuantizationBackend(Protocol):
+    name: str
+
+    def can_quantize(self, module: nn.Module) -> bool:
+        """Whether this backend has int8 kernels for a layer of this type."""
+        ...
+
+    def quantize(
+        self, model: nn.Module, layers: list[str], mode: str, calibration: torch.Tensor | None
+    ) -> nn.Module: ...
+
+    def reference_and_quantized(
+        self, model: nn.Module, layers: list[str], calibration: torch.Tensor
+    ) -> tuple[nn.Module, nn.Module]:
+        """A float model and the static int8 one, whose layer outputs compare one to one."""
+        ...
+
+    def layer_outputs(
+        self, model: nn.Module, layers: list[str], clip: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Float outputs of the named layers on one run of ``model``."""
+        ...
+
+    def quantized_layers(self, model: nn.Module, layers: list[str]) -> tuple[QuantizedLayer, ...]:
+        """Which of the named layers really run in int8 in ``model``."""
+        ...
+
+    def parameters(self, model: nn.Module) -> int:
+        """Float parameters plus int8 weights (which are not ``nn.Parameter``)."""
+        ...
+
+
+QUANTIZATION_BACKENDS: dict[str, QuantizationBackend] = {
+    backend.name: backend for backend in (FxBackend(), Pt2eBackend())
+}
+
+
+def quantization_backend(name: str) -> QuantizationBackend:
+    if name not in QUANTIZATION_BACKENDS:
+        raise PipelineError(
+            f"unknown quantize backend {name!r}; choose one of {', '.join(QUANTIZATION_BACKENDS)}"
+        )
+    return QUANTIZATION_BACKENDS[name]
+
+
+def quantize(
+    model: nn.Module, step: QuantizeStep, calibration: torch.Tensor | None = None
+) -> StepReport:
+    """Quantize the selected layers; the quantized model is ``report.model`` (a new graph: no
+    backend can modify the model in place). A selected layer left float is reported and warned
+    about."""
+    start = time.perf_counter()
+    backend = quantization_backend(step.backend)
+    modules = dict(model.named_modules())
+    check_quantize_layers(step, {name: modules[name] for name in quantizable_layers(model)})
+    if step.mode == "static" and calibration is None:
+        raise PipelineError("static quantization needs calibration clips to observe ranges")
+    params_before = backend.parameters(model)
+    quantized = backend.quantize(model, step.layers, step.mode, calibration)
+    layers = backend.quantized_layers(quantized, step.layers)
+    missed = [layer.name for layer in layers if not layer.quantized]
+    notes = ()
+    if missed:
+        notes = (f"{len(missed)} selected layer(s) stayed float: {', '.join(missed)}",)
+        warnings.warn(notes[0], stacklevel=2)
+    return StepReport(
+        step,
+        layers,
+        params_before,
+        backend.parameters(quantized),
+        time.perf_counter() - start,
+        notes,
+        model=quantized,
+    )
+
+
+def check_quantize_layers(step: QuantizeStep, modules: dict[str, nn.Module]) -> None:
+    """Refuse layers the step's backend and mode cannot quantize; ``modules`` are the
+    quantizable layers by name (as they will be when the step runs)."""
+    unknown = [name for name in step.layers if name not in modules]
+    if unknown:
+        raise PipelineError(
+            f"cannot quantize {', '.join(unknown)}: not a quantizable layer of this model "
+            "(see quantizable_layers)"
+        )
+    backend = quantization_backend(step.backend)
+    refused = [name for name in step.layers if not backend.can_quantize(modules[name])]
+    if refused:
+        kinds = sorted({type(modules[name]).__name__ for name in refused})
+        raise PipelineError(
+            f"the {step.backend} backend has no int8 {'/'.join(kinds)}: cannot quantize "
+            f"{', '.join(refused)}"
+        )
+    if step.mode == "dynamic":
+        not_linear = [n for n in step.layers if not isinstance(modules[n], nn.Linear)]
+        if not_linear:
+            raise PipelineError(
+                f"dynamic int8 covers Linear layers only, not {', '.join(not_linear)}"
+            )

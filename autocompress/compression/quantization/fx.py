@@ -1,0 +1,172 @@
+"""torch.ao's FX graph mode (x86 / fbgemm): int8 CPU kernels that TorchScript runs as is.
+
+torch.ao.quantization is deprecated in favour of torchao's PT2E flow (``pt2e.py``), but it is
+the one whose int8 models run fast without compilation in torch 2.13; its graphs hold packed
+weights that ``torch.export`` refuses, so its models ship as TorchScript only.
+
+Static mode traces the model (FX), fuses conv+bn+relu patterns, observes activations on the
+calibration clips and converts. The selected layers and the glue of their parent blocks (BN,
+ReLU, residual adds, pooling) become int8, so activations stay int8 from one selected layer to
+the next; every other layer stays float, behind a dequantize. Quantizing only the selected
+convs, with a quant/dequant pair around each, made RepNet barely faster (x0.96).
+
+Dynamic mode swaps the selected Linear layers for dynamically quantized ones (no tracing, no
+calibration).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import warnings
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+from torch.ao.quantization import (
+    QConfigMapping,
+    default_dynamic_qconfig,
+    get_default_qconfig,
+    quantize_dynamic,
+)
+from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+from autocompress.compression.calibration import example_input
+from autocompress.compression.steps import QuantizedLayer
+
+__all__ = ["FxBackend", "is_quantized"]
+
+ENGINE = "x86"
+_QUANTIZED_PACKAGES = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized")
+
+
+def is_quantized(module: nn.Module) -> bool:
+    return type(module).__module__.startswith(_QUANTIZED_PACKAGES)
+
+
+@contextlib.contextmanager
+def quantized_engine(engine: str = ENGINE) -> Iterator[None]:
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        yield
+    finally:
+        torch.backends.quantized.engine = previous
+
+
+# Modules that only move or rescale values: int8 where their parent block is, so int8 flows
+# between selected layers instead of being dequantized and requantized around each one.
+_GLUE = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.ReLU,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.Dropout,
+    nn.Identity,
+    nn.Sequential,
+)
+
+
+def qconfig_mapping(model: nn.Module, layers: list[str]) -> QConfigMapping:
+    """The selected layers, plus the functional ops and glue modules of their parent blocks
+    (BN, ReLU, residual adds, pooling); every other module in those blocks stays float."""
+    qconfig = get_default_qconfig(ENGINE)
+    parents = {name.rpartition(".")[0] for name in layers} - {""}
+    mapping = QConfigMapping()
+    for parent in sorted(parents):
+        mapping = mapping.set_module_name(parent, qconfig)
+    for name, module in model.named_modules():
+        inside = any(name.startswith(parent + ".") for parent in parents)
+        if inside and name not in layers and not isinstance(module, _GLUE):
+            mapping = mapping.set_module_name(name, None)
+    for name in layers:
+        mapping = mapping.set_module_name(name, qconfig)
+    return mapping
+
+
+def _scriptable(graph_module: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """Drop the type annotations FX copied from ``forward``'s signature: its generated code
+    names them by mangled aliases (``_torch_Tensor_``, ``_RepNetOutput_``) that TorchScript
+    cannot resolve. Unannotated, TorchScript infers tensors and tuples itself."""
+    for node in graph_module.graph.nodes:
+        if node.op in ("placeholder", "output"):
+            node.type = None
+    graph_module.recompile()
+    return graph_module
+
+
+class FxBackend:
+    name = "fx"
+
+    def can_quantize(self, module: nn.Module) -> bool:
+        return isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear)
+
+    @torch.no_grad()
+    def quantize(
+        self, model: nn.Module, layers: list[str], mode: str, calibration: torch.Tensor | None
+    ) -> nn.Module:
+        if mode == "static":
+            return self.reference_and_quantized(model, layers, calibration)[1]
+        mapping = {name: default_dynamic_qconfig for name in layers}
+        with quantized_engine(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return quantize_dynamic(model.eval(), mapping, dtype=torch.qint8)
+
+    @torch.no_grad()
+    def reference_and_quantized(
+        self, model: nn.Module, layers: list[str], calibration: torch.Tensor
+    ) -> tuple[nn.Module, nn.Module]:
+        """The prepared model is the reference: it holds the fused float layers (conv+bn+relu)
+        under the names the int8 ones get."""
+        mapping = qconfig_mapping(model, layers)
+        with quantized_engine(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # said in the module docstring
+            # prepare_fx marks the modules it is given (qconfig attributes): work on a copy.
+            prepared = prepare_fx(
+                copy.deepcopy(model).eval(), mapping, (example_input(model, calibration),)
+            )
+            for clip in calibration.split(1):
+                prepared(clip)
+            converted = convert_fx(copy.deepcopy(prepared))  # convert_fx consumes its input
+        return prepared, _scriptable(converted)
+
+    @torch.no_grad()
+    def layer_outputs(
+        self, model: nn.Module, layers: list[str], clip: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        outputs: dict[str, torch.Tensor] = {}
+        handles = []
+        for name in layers:
+
+            def hook(_module, _inputs, output, name=name):
+                outputs[name] = output.dequantize() if output.is_quantized else output.detach()
+
+            handles.append(model.get_submodule(name).register_forward_hook(hook))
+        try:
+            with quantized_engine():
+                model(clip)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return outputs
+
+    def quantized_layers(self, model: nn.Module, layers: list[str]) -> tuple[QuantizedLayer, ...]:
+        modules = dict(model.named_modules())
+        return tuple(
+            QuantizedLayer(name, is_quantized(modules[name]), type(modules[name]).__name__)
+            if name in modules
+            else QuantizedLayer(name, False, "removed by tracing")
+            for name in layers
+        )
+
+    def parameters(self, model: nn.Module) -> int:
+        count = sum(p.numel() for p in model.parameters())
+        for module in model.modules():
+            if is_quantized(module) and callable(getattr(module, "weight", None)):
+                count += module.weight().numel()
+                bias = module.bias() if callable(getattr(module, "bias", None)) else None
+                count += bias.numel() if bias is not None else 0
+        return count
