@@ -4,12 +4,14 @@ For each preset and setup (baseline, P, T, Q, P->T, P->T->Q of the hand-tuned re
 serialized in every format and run as each runtime runs it: the eager Python module (for
 reference), the TorchScript file as loaded (what every speed-up before this table divided by),
 the same file prepared as a CPU deployment prepares it (frozen, and optimised for inference
-unless it is mostly int8: the baseline now), the
-``torch.export`` program, and optionally an AOTInductor package (compiled for this CPU).
+unless it is mostly int8: the baseline now), the ``torch.export`` program, and optionally an
+AOTInductor package (compiled for this CPU with freezing). Quantized setups are made by each
+int8 backend: torch.ao FX (whose graphs torch.export refuses) and PT2E (a torch.export graph of
+quantize/dequantize pairs, traced for TorchScript, fused into int8 kernels by AOTInductor).
 Every runner is warmed up, then all are timed in turns, round after round, so drift of a shared
 machine hits them alike; a latency is the median over all rounds.
 
-    .venv/bin/python benchmarks/formats.py --out benchmarks/formats.md --aoti repnet-s
+    .venv/bin/python benchmarks/formats.py --out benchmarks/formats.md --aoti repnet-s repnet
 """
 
 from __future__ import annotations
@@ -18,42 +20,39 @@ import argparse
 import io
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from case_study import videos
 from report import header, weights_line
 
 from autocompress.backends import ARTIFACT_FORMATS
-from autocompress.compression.calibration import random_clips
-from autocompress.compression.recipes import apply_recipe
+from autocompress.compression.recipes import CaseStudyRecipe, apply_recipe
+from autocompress.data.quva import QuvaDataset
+from autocompress.evaluators.accuracy import evaluate_counts
 from autocompress.evaluators.size import MIB
 from autocompress.models.weights import load_model
+from autocompress.search.context import calibration_clips
 
+# (label, the recipe's order, int8 backend): torch.ao FX (TorchScript only) or PT2E (.pt2).
 SETUPS = (
-    ("baseline", ""),
-    ("P", "P"),
-    ("T", "T"),
-    ("Q", "Q"),
-    ("P->T", "PT"),
-    ("P->T->Q", "PTQ"),
+    ("baseline", "", "fx"),
+    ("P", "P", "fx"),
+    ("T", "T", "fx"),
+    ("Q (FX)", "Q", "fx"),
+    ("Q (PT2E)", "Q", "pt2e"),
+    ("P->T", "PT", "fx"),
+    ("P->T->Q (FX)", "PTQ", "fx"),
+    ("P->T->Q (PT2E)", "PTQ", "pt2e"),
 )
 REFERENCE = "TorchScript, prepared"
 # Timed rounds and runs per round: the full model takes seconds a run on one thread.
 ROUNDS = {"repnet-s": (5, 5), "repnet": (3, 1)}
-
-
-def _aoti(model: torch.nn.Module, example: torch.Tensor) -> tuple[Callable, int]:
-    program = torch.export.export(model, (example,))
-    with tempfile.TemporaryDirectory() as folder:
-        path = torch._inductor.aoti_compile_and_package(
-            program, package_path=str(Path(folder) / "model.pt2")
-        )
-        size = Path(path).stat().st_size
-        return torch._inductor.aoti_load_package(path), size
+CALIBRATION_CLIPS = {"repnet-s": 8, "repnet": 2}  # as benchmarks/case_study.py
+SCORED_PRESETS = ("repnet-s",)  # the full preset has random weights here: no MAE/OBO
 
 
 def runners(model: torch.nn.Module, example: torch.Tensor, aoti: bool) -> dict:
@@ -71,9 +70,9 @@ def runners(model: torch.nn.Module, example: torch.Tensor, aoti: bool) -> dict:
         time.perf_counter() - started,
     )
     found[REFERENCE] = (torchscript.load(data), len(data), time.perf_counter() - started)
-    builders = {"torch.export program": lambda: _exported(exported, model, example)}
+    builders = {"torch.export program": lambda: _built(exported, model, example)}
     if aoti:
-        builders["AOTInductor package"] = lambda: _aoti(model, example)
+        builders["AOTInductor package"] = lambda: _built(ARTIFACT_FORMATS["aoti"], model, example)
     for name, build in builders.items():
         started = time.perf_counter()
         try:
@@ -84,7 +83,7 @@ def runners(model: torch.nn.Module, example: torch.Tensor, aoti: bool) -> dict:
     return found
 
 
-def _exported(fmt, model, example) -> tuple[Callable, int]:
+def _built(fmt, model, example) -> tuple[Callable, int]:
     data = fmt.serialize(model, example)
     return fmt.load(data), len(data)
 
@@ -111,18 +110,29 @@ def time_in_turns(
     return result
 
 
-def measure_preset(preset: str, args: argparse.Namespace) -> list[str]:
+def measure_preset(
+    preset: str, args: argparse.Namespace, held_out: QuvaDataset, calibration_source: QuvaDataset
+) -> list[str]:
     model, _ = load_model(preset)
     model.eval()
-    torch.manual_seed(0)
-    calibration = random_clips(model, 2)
+    cfg = model.config
+    calibration = calibration_clips(
+        calibration_source, CALIBRATION_CLIPS[preset], cfg.num_frames, cfg.image_size
+    )
     example = calibration[:1]
     cells: dict[tuple[str, str], tuple[Callable, int | None, float] | str] = {}
-    for label, order in SETUPS:
-        compressed, _, _ = apply_recipe(model, order, calibration)
+    scores: dict[str, str] = {}
+    for label, order, backend in SETUPS:
+        recipe = CaseStudyRecipe(quantize_backend=backend)
+        compressed, pipeline, _ = apply_recipe(model, order, calibration, recipe)
         for name, found in runners(compressed, example, preset in args.aoti).items():
             cells[(label, name)] = found
-        print(f"{preset} {label}: built", file=sys.stderr)
+        int8 = sum(len(getattr(step, "layers", ())) for step in pipeline.steps)
+        scores[label] = f"{int8} |" if "Q" in order else " |"
+        if preset in SCORED_PRESETS:
+            report = evaluate_counts(compressed, held_out, progress=False)
+            scores[label] += f" {report.mae:.3f} | {report.obo:.3f} |"
+        print(f"{preset} {label}: built {scores[label]}", file=sys.stderr)
     timed = {key: value[0] for key, value in cells.items() if not isinstance(value, str)}
     rounds, per_round = ROUNDS[preset]
     times = time_in_turns(timed, example, args.warmup, rounds, per_round)
@@ -136,10 +146,12 @@ def measure_preset(preset: str, args: argparse.Namespace) -> list[str]:
         "to the prepared baseline "
         f"({base:.1f} ms; above 1 is faster); size MiB of the file where there is one.",
         "",
-        "| setup | " + " | ".join(formats) + " |",
-        "|---|" + "---:|" * len(formats),
+        "| setup | int8 layers |"
+        + (" MAE | OBO |" if preset in SCORED_PRESETS else "")
+        + " ".join(f" {name} |" for name in formats),
+        "|---|---:|" + ("---:|---:|" if preset in SCORED_PRESETS else "") + "---:|" * len(formats),
     ]
-    for label, _ in SETUPS:
+    for label, _, _ in SETUPS:
         row = []
         for name in formats:
             found = cells[(label, name)]
@@ -149,7 +161,7 @@ def measure_preset(preset: str, args: argparse.Namespace) -> list[str]:
             median, spread = times[(label, name)]
             size = "" if found[1] is None else f", {found[1] / MIB:.2f} MiB"
             row.append(f"{median:.1f} ({spread:.1f}), x{base / median:.2f}{size}")
-        lines.append(f"| {label} | " + " | ".join(row) + " |")
+        lines.append(f"| {label} | {scores[label]} " + " | ".join(row) + " |")
     return lines
 
 
@@ -160,6 +172,9 @@ def main() -> None:
     parser.add_argument(
         "--aoti", nargs="*", default=[], metavar="PRESET", help="also AOTInductor for these"
     )
+    parser.add_argument("--videos", type=int, default=100, help="held-out videos for MAE/OBO")
+    parser.add_argument("--seed", type=int, default=5000, help="their generator seed")
+    parser.add_argument("--data-dir", type=Path, default=Path("runs/benchmarks"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # deprecation notices of torch.ao and TorchScript
@@ -170,10 +185,18 @@ def main() -> None:
         f"{__doc__.split(chr(10) + chr(10))[1]}".replace("\n", " "),
         "",
         f"Protocol: batch 1, 1 thread, {args.warmup} warm-ups each, then rounds of runs in "
-        "turns. Setups: `CaseStudyRecipe` in the given order, calibrated on 2 random clips.",
+        "turns. Setups: `CaseStudyRecipe` in the given order, calibrated on "
+        f"{CALIBRATION_CLIPS} clips of the default study's videos (seed 1000); int8 layers: "
+        "those whose SQNR under that backend is at least 30 dB. MAE/OBO: the Python model "
+        f"counting {args.videos} held-out synthetic videos (seed {args.seed}).",
     ]
+    held_out = videos(
+        args.data_dir / f"videos-{args.videos}-seed{args.seed}", args.videos, args.seed
+    )
+    # Calibration clips come from the default study's videos, never from the scored ones.
+    calibration_source = videos(args.data_dir / "videos-16-seed1000", 16, 1000)
     for preset in args.presets:
-        lines += measure_preset(preset, args)
+        lines += measure_preset(preset, args, held_out, calibration_source)
     text = "\n".join(lines) + "\n"
     args.out.write_text(text)
     print(text)

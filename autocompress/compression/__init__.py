@@ -8,11 +8,13 @@ from autocompress.compression.layers import (
 )
 from autocompress.compression.pipeline import (
     Pipeline,
+    StepInputs,
     apply,
     apply_pipeline,
     register_transform,
 )
 from autocompress.compression.steps import (
+    FinetuneStep,
     PipelineError,
     PrunedLayer,
     PruneStep,
@@ -24,12 +26,14 @@ from autocompress.compression.steps import (
 )
 
 __all__ = [
+    "FinetuneStep",
     "Pipeline",
     "PipelineError",
     "PruneStep",
     "PrunedLayer",
     "QuantizeStep",
     "QuantizedLayer",
+    "StepInputs",
     "StepReport",
     "TensorizeStep",
     "TensorizedLayer",

@@ -6,6 +6,7 @@ YAML form (the same as ``Pipeline.to_dict``)::
     steps:
       - prune: {ratios: {encoder.stages.0: 0.35, temporal_conv: 0.64}}
       - tensorize: {ranks: {temporal_conv.conv: 0.1}, method: tucker}
+      - finetune: {steps: 300}                 # distil back toward the uncompressed model
       - quantize: {layers: [temporal_conv.conv.1], mode: static}   # the Tucker core
 """
 
@@ -28,6 +29,7 @@ from autocompress.compression.layers import (
 from autocompress.compression.prune import prune
 from autocompress.compression.quantization import check_quantize_layers, quantize
 from autocompress.compression.steps import (
+    FinetuneStep,
     PipelineError,
     PruneStep,
     QuantizeStep,
@@ -37,11 +39,26 @@ from autocompress.compression.steps import (
 )
 from autocompress.compression.tensorize import factor_names, tensorize
 
-__all__ = ["Pipeline", "apply", "apply_pipeline", "register_transform"]
+__all__ = ["Pipeline", "StepInputs", "apply", "apply_pipeline", "register_transform"]
 
-Transform = Callable[[nn.Module, Step, torch.Tensor | None], StepReport]
+
+@dataclass(frozen=True)
+class StepInputs:
+    """What a step may need besides the model: calibration clips (static int8) and the
+    uncompressed model (the teacher that recovery distils from)."""
+
+    calibration: torch.Tensor | None = None
+    teacher: nn.Module | None = None
+
+
+Transform = Callable[[nn.Module, Step, StepInputs], StepReport]
 _TRANSFORMS: dict[type, Transform] = {}
-_KINDS: dict[str, type] = {"prune": PruneStep, "tensorize": TensorizeStep, "quantize": QuantizeStep}
+_KINDS: dict[str, type] = {
+    "prune": PruneStep,
+    "tensorize": TensorizeStep,
+    "quantize": QuantizeStep,
+    "finetune": FinetuneStep,
+}
 
 
 def register_transform(step_type: type, transform: Transform) -> None:
@@ -49,33 +66,54 @@ def register_transform(step_type: type, transform: Transform) -> None:
     _TRANSFORMS[step_type] = transform
 
 
-register_transform(PruneStep, prune)
-register_transform(TensorizeStep, tensorize)
-register_transform(QuantizeStep, quantize)
+def _calibrated(transform: Callable[[nn.Module, Step, torch.Tensor | None], StepReport]):
+    """A transform that needs no more than the calibration clips."""
+    return lambda model, step, inputs: transform(model, step, inputs.calibration)
 
 
-def apply(model: nn.Module, step: Step, calibration: torch.Tensor | None = None) -> StepReport:
-    """Apply one step. Prune and tensorize change ``model`` in place; static quantization builds
-    a new model. Either way the result is ``report.model``."""
+def _distilled(model: nn.Module, step: FinetuneStep, inputs: StepInputs) -> StepReport:
+    from autocompress.training.recovery import recover  # torch training: imported on use
+
+    if inputs.teacher is None:
+        raise PipelineError("finetune distils from the uncompressed model: give it as teacher")
+    return recover(model, step, inputs.teacher)
+
+
+register_transform(PruneStep, _calibrated(prune))
+register_transform(TensorizeStep, _calibrated(tensorize))
+register_transform(QuantizeStep, _calibrated(quantize))
+register_transform(FinetuneStep, _distilled)
+
+
+def apply(
+    model: nn.Module,
+    step: Step,
+    calibration: torch.Tensor | None = None,
+    teacher: nn.Module | None = None,
+) -> StepReport:
+    """Apply one step. Prune, tensorize and finetune change ``model`` in place; quantization
+    builds a new model. Either way the result is ``report.model``."""
     transform = _TRANSFORMS.get(type(step))
     if transform is None:
         raise PipelineError(f"no transform registered for {type(step).__name__}")
-    return transform(model, step, calibration)
+    return transform(model, step, StepInputs(calibration, teacher))
 
 
 def apply_pipeline(
     model: nn.Module, pipeline: Pipeline, calibration: torch.Tensor | None = None
 ) -> tuple[nn.Module, list[StepReport]]:
-    """Validate, then apply every step in order to a deep copy of ``model``."""
+    """Validate, then apply every step in order to a deep copy of ``model``; ``model`` itself
+    is the teacher of any finetune step."""
     pipeline.validate(model)
     if calibration is None and any(
         isinstance(s, QuantizeStep) and s.mode == "static" for s in pipeline.steps
     ):
         raise PipelineError("static quantization needs calibration clips to observe ranges")
+    teacher = model
     model = copy.deepcopy(model)
     reports = []
     for step in pipeline.steps:
-        report = apply(model, step, calibration)
+        report = apply(model, step, calibration, teacher)
         model = report.model
         reports.append(report)
     return model, reports
@@ -100,8 +138,8 @@ class Pipeline:
             later = _kind(self.steps[quantize_at])
             raise PipelineError(
                 f"step {quantize_at + 1} ({later}) follows quantize (step {quantize_at}): "
-                "quantized layers hold packed int8 weights that cannot be pruned, factorised "
-                "or quantized again; put quantize last"
+                "quantized layers hold int8 weights that cannot be pruned, factorised, "
+                "fine-tuned or quantized again; put quantize last"
             )
         if model is not None:
             _NameCheck(model).run(self.steps)
@@ -163,6 +201,8 @@ class _NameCheck:
                 self._known(index, step.ranks, self.decomposable, "decomposable layer")
                 for name in step.ranks:
                     self._factorise(name, step.method)
+            elif isinstance(step, FinetuneStep):
+                continue  # names no layer
             else:
                 self._known(index, step.layers, self.quantizable, "quantizable layer")
                 try:

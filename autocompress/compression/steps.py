@@ -16,11 +16,13 @@ from autocompress.errors import UserError
 
 __all__ = [
     "IMPORTANCES",
+    "FinetuneStep",
     "PipelineError",
     "PruneStep",
     "PrunedLayer",
     "QuantizeStep",
     "QuantizedLayer",
+    "RecoveryLog",
     "StepReport",
     "TensorizeStep",
     "TensorizedLayer",
@@ -128,7 +130,44 @@ class QuantizeStep:
             )
 
 
-Step = PruneStep | TensorizeStep | QuantizeStep
+@dataclass(frozen=True)
+class FinetuneStep:
+    """Recovery: distil the compressed model toward the uncompressed one (the teacher), so no
+    labels are needed. Batch norms are re-estimated first; ``steps: 0`` does only that.
+
+    ``data`` is ``synthetic`` (the generator's clips, which also carry labels, mixed in with
+    ``label_weight``) or a folder of the user's videos (64-frame chunks at the counting
+    strides, no annotations needed)."""
+
+    steps: int = 300
+    learning_rate: float = 3e-4
+    batch_size: int = 8
+    data: str = "synthetic"
+    label_weight: float = 0.5  # ground truth of synthetic clips beside the teacher's outputs
+    embedding_weight: float = 1.0  # match the teacher's frame self-similarity
+    bn_batches: int = 16  # batches that re-estimate batch-norm statistics first
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "bn_batches", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise PipelineError(f"finetune {name} must be an integer >= 0, got {value!r}")
+        if self.batch_size < 1:
+            raise PipelineError(f"finetune batch_size must be at least 1, got {self.batch_size}")
+        for name in ("learning_rate", "label_weight", "embedding_weight"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value >= 0)
+            ):
+                raise PipelineError(f"finetune {name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.data, str) or not self.data:
+            raise PipelineError(f"finetune data must be 'synthetic' or a folder, got {self.data!r}")
+
+
+Step = PruneStep | TensorizeStep | QuantizeStep | FinetuneStep
 
 
 @dataclass(frozen=True)
@@ -179,6 +218,23 @@ class QuantizedLayer:
 
 
 @dataclass(frozen=True)
+class RecoveryLog:
+    """What a finetune step did: the distillation loss before and after, on the same held
+    batch, and how long it took."""
+
+    steps: int
+    data: str
+    loss_before: float
+    loss_after: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.steps} steps on {self.data}: distillation loss "
+            f"{self.loss_before:.4f} -> {self.loss_after:.4f}"
+        )
+
+
+@dataclass(frozen=True)
 class StepReport:
     """Per-layer facts of one applied step, checked against the model after the step.
 
@@ -186,7 +242,7 @@ class StepReport:
     the backend builds one (static quantization)."""
 
     step: Step
-    layers: tuple[PrunedLayer | TensorizedLayer | QuantizedLayer, ...]
+    layers: tuple[PrunedLayer | TensorizedLayer | QuantizedLayer | RecoveryLog, ...]
     params_before: int
     params_after: int
     seconds: float
@@ -207,4 +263,9 @@ class StepReport:
         return "\n".join(lines)
 
 
-_TECHNIQUE = {PruneStep: "prune", TensorizeStep: "tensorize", QuantizeStep: "quantize"}
+_TECHNIQUE = {
+    PruneStep: "prune",
+    TensorizeStep: "tensorize",
+    QuantizeStep: "quantize",
+    FinetuneStep: "finetune",
+}

@@ -36,8 +36,8 @@ class CurriculumConfig:
 @dataclass(frozen=True)
 class Batch:
     clips: torch.Tensor  # B x 3 x T x H x W in [-1, 1]
-    period: torch.Tensor  # B x T int64, 0 where not periodic
-    periodic: torch.Tensor  # B x T float
+    period: torch.Tensor | None  # B x T int64, 0 where not periodic; None: unlabelled clips
+    periodic: torch.Tensor | None  # B x T float
 
 
 class _SyntheticBatches(IterableDataset):

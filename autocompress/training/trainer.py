@@ -23,8 +23,9 @@ from autocompress.errors import UserError
 from autocompress.models.repnet import PRESETS, RepNet
 from autocompress.models.weights import load_model, save_checkpoint
 from autocompress.training.clips import Batch, CurriculumConfig, training_batches
+from autocompress.training.loop import optimize
 
-__all__ = ["StepStats", "TrainingConfig", "clip_loss", "train"]
+__all__ = ["StepStats", "TrainingConfig", "clip_loss", "label_loss", "train"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,14 @@ def _soft_period_targets(period: torch.Tensor, classes: int, sigma: float) -> to
 
 def clip_loss(model: RepNet, batch: Batch, sigma: float) -> tuple[torch.Tensor, dict[str, float]]:
     """Cross-entropy on period length (periodic frames only) plus BCE on periodicity."""
-    period_logits, periodicity_logits, _ = model(batch.clips)
+    return label_loss(model(batch.clips), batch, sigma)
+
+
+def label_loss(
+    outputs: tuple[torch.Tensor, ...], batch: Batch, sigma: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """:func:`clip_loss` on outputs already computed (recovery mixes it with distillation)."""
+    period_logits, periodicity_logits, _ = outputs
     periodic = batch.periodic > 0.5
     targets = _soft_period_targets(batch.period, period_logits.shape[-1], sigma)
     per_frame = -(targets * F.log_softmax(period_logits, dim=-1)).sum(-1)
@@ -178,21 +186,28 @@ def train(
     if rng_state is not None:  # after the batch loader, which draws a seed of its own
         torch.set_rng_state(rng_state)
     model.train()
+
+    def after_step(done: int, loss: float, parts: dict[str, float]) -> None:
+        nonlocal step  # kept current, so an interrupted run saves the steps it did
+        step = done
+        if on_step is not None:
+            on_step(StepStats(step=done, loss=loss, **parts))
+        if done % config.checkpoint_every == 0:
+            elapsed = seconds_before + time.monotonic() - started
+            _save_state(checkpoint, model, optimizer, done, config, elapsed)
+
     try:
-        while step < config.steps and time.monotonic() < deadline:
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate_at(step)
-            loss, parts = clip_loss(model, next(batches), config.period_label_sigma)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            if on_step is not None:
-                on_step(StepStats(step=step, loss=loss.item(), **parts))
-            if step % config.checkpoint_every == 0:
-                elapsed = seconds_before + time.monotonic() - started
-                _save_state(checkpoint, model, optimizer, step, config, elapsed)
+        optimize(
+            model,
+            optimizer,
+            batches,
+            lambda batch: clip_loss(model, batch, config.period_label_sigma),
+            config.learning_rate_at,
+            step,
+            config.steps,
+            deadline,
+            after_step,
+        )
     finally:
         # Also on Ctrl-C: the steps done since the last checkpoint are kept.
         torch.set_num_threads(previous_threads)
