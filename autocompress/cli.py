@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from autocompress.errors import UserError
@@ -147,24 +147,39 @@ def _cmd_data_synth(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    import dataclasses
     import json
 
     from autocompress.data.quva import QuvaDataset, Subset
     from autocompress.evaluators.accuracy import evaluate_counts
     from autocompress.models.counting import CountingConfig
+    from autocompress.models.repnet import PRESETS
     from autocompress.models.weights import load_model
 
     if args.seed is not None and args.limit is None:
         raise UserError("--seed picks a random subset and needs --limit")
-    model, source = load_model(args.preset, args.weights)
+    if args.model is not None and args.weights is not None:
+        raise UserError("--model is a whole exported model: give it or --weights, not both")
+    if args.model is not None:
+        if args.preset not in PRESETS:
+            raise UserError(f"unknown preset {args.preset!r}; choose one of: {', '.join(PRESETS)}")
+        # The preset says what input the artifact takes: a file does not tell its frame size.
+        config = PRESETS[args.preset]
+        model, batch_size = _artifact_counter(args.model, config)
+        source = str(args.model)
+    else:
+        model, source = load_model(args.preset, args.weights)
+        config, batch_size = model.config, None
+    size = config.image_size
     # Every video is decoded (and cached) up front, so all of the folder's problems are
     # reported together and a corrupt video is never silently left out of the scores.
-    dataset = QuvaDataset(args.data, verify=model.config.image_size, progress=True)
+    dataset = QuvaDataset(args.data, verify=size, progress=True)
     subset = Subset(args.limit, args.seed) if args.limit else None
     procedure = "official" if args.official_counting else "default"
-    report = evaluate_counts(
-        model, dataset, subset=subset, counting=CountingConfig.named(procedure)
-    )
+    counting = CountingConfig.named(procedure)
+    if batch_size is not None:
+        counting = dataclasses.replace(counting, batch_size=min(batch_size, counting.batch_size))
+    report = evaluate_counts(model, dataset, subset, counting, image_size=size)
     if args.json:
         print(
             json.dumps(
@@ -178,7 +193,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
             )
         )
         return
-    size = model.config.image_size
     print(f"preset {args.preset} ({source}), {size}x{size} frames, data {args.data}")
     print(f"counting: {procedure}\n")
     width = max(len("video"), *(len(v.name) for v in report.videos))
@@ -194,6 +208,31 @@ def _calibration_clips(model, count: int):
 
     print(f"calibration: {count} random clips in [-1, 1] (no videos given)")
     return random_clips(model, count)
+
+
+def _artifact_counter(path: Path, config) -> tuple[Callable, int]:
+    """An exported file, loaded as the evaluator timed it, and the batch size it takes: a
+    compiled or exported program may be fixed to the batch of one it was timed at. Checked on
+    clips of the preset's shape, so a wrong file or preset is one line, not a failure
+    mid-count."""
+    import torch
+
+    from autocompress.backends import load_artifact
+
+    model = load_artifact(path)
+    shape = (3, config.num_frames, config.image_size, config.image_size)
+    failure = None
+    for batch in (2, 1):
+        try:
+            with torch.no_grad():
+                outputs = model(torch.zeros(batch, *shape))
+        except Exception as error:
+            failure = failure or (str(error).strip().splitlines() or [type(error).__name__])[0]
+            continue
+        if not isinstance(outputs, tuple | list) or len(outputs) < 2:
+            raise UserError(f"{path} is not a repetition counter: it returns no period logits")
+        return model, batch
+    raise UserError(f"{path} does not take clips of {shape} (--preset sets the shape): {failure}")
 
 
 def _cmd_apply(args: argparse.Namespace) -> None:
@@ -414,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--data", type=Path, required=True, help="videos/ + annotations/ dir")
     _add_model_options(evaluate)
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        metavar="FILE",
+        help="count with an exported artifact (.pt, .pt2) instead, as autocompress export wrote it",
+    )
     evaluate.add_argument("--limit", type=_positive_int, help="only the first K videos")
     evaluate.add_argument("--seed", type=int, help="with --limit: a fixed random K instead")
     evaluate.add_argument("--json", action="store_true", help="print a JSON object instead")

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import shlex
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -46,10 +48,26 @@ from autocompress.evaluators.size import MIB
 from autocompress.models.weights import load_model
 
 SETUPS = (("baseline", ""), ("P", "P"), ("T", "T"), ("P->T", "PT"))
-INT8 = "Q (PT2E, XNNPACKQuantizer)"  # the baseline, int8 by ExecuTorch's own quantizer
+# The baseline made int8 by PT2E with ExecuTorch's XNNPACKQuantizer: everything, or all but the
+# stem (whose zero pad before the max-pool XNNPACK refuses in int8: StaticConstantPad).
+INT8 = {"Q (PT2E XNNPACK, all)": False, "Q (PT2E XNNPACK, stem float)": True}
 FORMATS = ("TorchScript, prepared", "AOTInductor", "ExecuTorch XNNPACK")
 REFERENCE = ("baseline", FORMATS[0])
-ATOL = 1e-4  # the rewrite against the original model, on every output
+NOTES = (
+    "Notes. ExecuTorch sets its threads outside the program: the pybindings' "
+    "`_unsafe_reset_threadpool(n)` (experimental; `_threadpool_get_thread_count()` reads it, "
+    "2 by default here, one per core) sizes the pthreadpool XNNPACK runs on; "
+    '`torch.set_num_threads` does not reach it. XNNPACK refuses Conv3d ("Only support 1D + '
+    '2D Conv"), hence the rewrite; the BatchNorm3d after it, the 5-D max over space, the '
+    "1x1 stride-2 max-pools of the shortcuts and the attention's mask logic stay on portable "
+    "kernels. The fully int8 program lowers but fails to load: XNNPACK cannot build the "
+    "int8 zero pad before the stem's max-pool. Leaving the stem float (the quantizer has no "
+    "per-module opt-out, so every other submodule is opted in by name) loads and runs; its "
+    "outputs are those of 2 random calibration clips, not a measure of accuracy. A 1-minute "
+    "load above 2 on this 2-core machine means other jobs shared it: compare within a column "
+    "and within this table only."
+)
+ATOL = 1e-3  # float32 outputs of the rewritten model against the original (exact in float64)
 
 
 class Conv3dAsConv2d(nn.Module):
@@ -104,8 +122,22 @@ def conv3d_as_conv2d(model: nn.Module) -> nn.Module:
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Conv3d):
-                setattr(parent, name, Conv3dAsConv2d(child))
+                rewritten = Conv3dAsConv2d(child)
+                check_exact(child, rewritten)
+                setattr(parent, name, rewritten)
     return model
+
+
+@torch.no_grad()
+def check_exact(conv: nn.Conv3d, rewritten: Conv3dAsConv2d) -> None:
+    """The rewrite computes the same sums: in float64 it matches to rounding (in float32 only
+    the summation order differs, which the model's softmax can amplify to ~1e-4)."""
+    frames = 2 * conv.dilation[0] * conv.kernel_size[0] + 5
+    x = torch.randn(2, conv.in_channels, frames, 6, 7, dtype=torch.float64)
+    expected = copy.deepcopy(conv).double()(x)
+    difference = (copy.deepcopy(rewritten).double()(x) - expected).abs().max().item()
+    if difference > 1e-9 * max(1.0, expected.abs().max().item()):
+        raise AssertionError(f"Conv3d rewrite differs by {difference:.1e} in float64: {conv}")
 
 
 def max_difference(expected, found) -> float:
@@ -134,16 +166,36 @@ def lower_to_executorch(program: torch.export.ExportedProgram) -> tuple[bytes, i
 
 
 def executorch_runner(path: Path) -> Callable:
+    """The program's ``forward`` as ExecuTorch's Python runtime loads it. A failure to load
+    says only "error: 0x1" in Python: the runtime's own log line (on file descriptor 2) with
+    the cause is added to the message."""
     from executorch.runtime import Runtime
 
-    method = Runtime.get().load_program(path).load_method("forward")
+    with tempfile.TemporaryFile(mode="w+") as log:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            method = Runtime.get().load_program(path).load_method("forward")
+        except RuntimeError as error:
+            os.dup2(saved, 2)
+            log.seek(0)
+            causes = [line for line in log.read().splitlines() if "Failed" in line]
+            raise RuntimeError(f"{error} ({causes[0] if causes else 'no log'})") from error
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     return lambda video: method.execute((video,))
 
 
 @torch.no_grad()
-def int8_program(model: nn.Module, calibration: torch.Tensor) -> torch.export.ExportedProgram:
+def int8_program(
+    model: nn.Module, calibration: torch.Tensor, float_stem: bool
+) -> torch.export.ExportedProgram:
     """The rewritten model quantized by PT2E with ExecuTorch's XNNPACK quantizer (symmetric,
-    per-channel weights, static activations), calibrated on ``calibration``."""
+    per-channel weights, static activations), calibrated on ``calibration``; with
+    ``float_stem`` every submodule but ``encoder.stem`` (the quantizer has no per-module
+    opt-out, so the others are opted in by name)."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
@@ -152,9 +204,15 @@ def int8_program(model: nn.Module, calibration: torch.Tensor) -> torch.export.Ex
 
     example = calibration[:1]
     captured = torch.export.export(model, (example,)).module()
-    quantizer = XNNPACKQuantizer().set_global(
-        get_symmetric_quantization_config(is_per_channel=True)
-    )
+    config = get_symmetric_quantization_config(is_per_channel=True)
+    quantizer = XNNPACKQuantizer()
+    if float_stem:
+        names = [f"encoder.{name}" for name, _ in model.encoder.named_children() if name != "stem"]
+        names += [name for name, _ in model.named_children() if name != "encoder"]
+        for name in names:
+            quantizer.set_module_name(name, config)
+    else:
+        quantizer.set_global(config)
     prepared = prepare_pt2e(captured, quantizer)
     for clip in calibration:
         prepared(clip[None])
@@ -169,7 +227,7 @@ def build(
     notes = []
     with torch.no_grad():
         expected = model(example)
-    if label != INT8:
+    if label not in INT8:
         for name, key in zip(FORMATS[:2], ("torchscript", "aoti"), strict=True):
             if key == "aoti" and not args.aoti:
                 continue
@@ -185,19 +243,20 @@ def build(
         with torch.no_grad():
             difference = max_difference(expected, rewritten(example))
         if difference > ATOL:
-            raise AssertionError(f"Conv3d rewrite differs by {difference:.2e} > {ATOL}")
-        notes.append(f"rewrite max |diff| {difference:.1e}")
-        if label == INT8:
-            program = int8_program(rewritten, calibration)
+            raise AssertionError(f"Conv3d rewrite differs by {difference:.1e} > {ATOL}")
+        notes.append(f"rewrite max abs diff {difference:.1e}")
+        if label in INT8:
+            program = int8_program(rewritten, calibration, INT8[label])
         else:
             program = torch.export.export(rewritten, (example,))
         data, outside = lower_to_executorch(program)
-        path = args.pte_dir / f"repnet-s-{label.replace('->', '').split()[0]}.pte"
+        slug = "".join(char if char.isalnum() else "-" for char in label)
+        path = args.pte_dir / f"{args.preset}-{slug}.pte"
         path.write_bytes(data)
         runner = executorch_runner(path)
         difference = max_difference(expected, runner(example))
         notes += [
-            f"ExecuTorch max |diff| {difference:.1e}",
+            f"ExecuTorch max abs diff {difference:.1e}",
             f"{outside} ops outside XNNPACK",
             f"lowered in {time.perf_counter() - started:.0f} s",
         ]
@@ -256,7 +315,7 @@ def main() -> None:
     model.eval()
     calibration = random_clips(model, 2)
     example = example_input(model, calibration)
-    setups = [*SETUPS, (INT8, "")] if args.int8 else list(SETUPS)
+    setups = [*SETUPS, *((label, "") for label in INT8)] if args.int8 else list(SETUPS)
     cells: dict[tuple[str, str], tuple[Callable, int] | str] = {}
     notes: dict[str, list[str]] = {}
     for label, order in setups:
@@ -286,7 +345,10 @@ def main() -> None:
         "turn. Latency ms: median (IQR), then its ratio to the prepared TorchScript baseline "
         f"({base:.1f} ms; above 1 is faster), then the file's size in MiB. TorchScript and "
         "AOTInductor are `ARTIFACT_FORMATS` artifacts of the model as is; ExecuTorch runs the "
-        "`.pte` of the model with each Conv3d rewritten as a Conv2d (XNNPACK takes no Conv3d).",
+        "`.pte` of the model with each Conv3d rewritten as a Conv2d (XNNPACK takes no Conv3d). "
+        "Notes: the largest difference of any output from the original float model's (the "
+        "rewrite is exact in float64; float32 rounding, amplified by the TSM softmax, is what "
+        "remains), operators left to ExecuTorch's portable kernels, and the time to lower.",
         "",
         "| setup | " + " | ".join(f"{name} ms" for name in FORMATS) + " | ExecuTorch notes |",
         "|---|" + "---:|" * len(FORMATS) + "---|",
@@ -301,7 +363,7 @@ def main() -> None:
             median, spread = times[(label, name)]
             row.append(f"{median:.1f} ({spread:.1f}), x{base / median:.2f}, {found[1] / MIB:.2f}")
         lines.append(f"| {label} | " + " | ".join(row) + f" | {'; '.join(notes[label])} |")
-    text = "\n".join(lines) + "\n"
+    text = "\n".join([*lines, "", NOTES]) + "\n"
     args.out.write_text(text)
     print(text)
 

@@ -58,7 +58,11 @@ def mae_obo(true: Sequence[int], pred: Sequence[float]) -> tuple[float, float]:
 
 @contextlib.contextmanager
 def _inference_mode(model: torch.nn.Module) -> Iterator[None]:
-    """Eval mode (no dropout, running BN stats) for the duration; the caller's mode after."""
+    """Eval mode (no dropout, running BN stats) for the duration; the caller's mode after.
+    A loaded artifact that is no module (a compiled package) has no mode to switch."""
+    if not isinstance(model, torch.nn.Module):
+        yield
+        return
     was_training = model.training
     model.eval()
     try:

@@ -52,8 +52,7 @@ def _self_similarity(embeddings: torch.Tensor) -> torch.Tensor:
 def distillation_loss(
     student_outputs: tuple[torch.Tensor, ...],
     teacher_outputs: tuple[torch.Tensor, ...],
-    batch: Batch,
-    step: FinetuneStep,
+    embedding_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The student's distance to the teacher on one batch (see the module notes)."""
     period, periodicity, embeddings = student_outputs
@@ -69,12 +68,23 @@ def distillation_loss(
         periodicity, torch.sigmoid(teacher_periodicity)
     )
     similarity = F.mse_loss(_self_similarity(embeddings), _self_similarity(teacher_embeddings))
-    loss = period_kl + periodicity_bce + step.embedding_weight * similarity
+    loss = period_kl + periodicity_bce + embedding_weight * similarity
     parts = {
         "period_kl": period_kl.item(),
         "periodicity_bce": periodicity_bce.item(),
         "similarity_mse": similarity.item(),
     }
+    return loss, parts
+
+
+def _recovery_loss(
+    student_outputs: tuple[torch.Tensor, ...],
+    teacher_outputs: tuple[torch.Tensor, ...],
+    batch: Batch,
+    step: FinetuneStep,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Distillation, plus the ground truth where the clips carry it (synthetic ones)."""
+    loss, parts = distillation_loss(student_outputs, teacher_outputs, step.embedding_weight)
     if batch.period is not None and step.label_weight > 0:
         labels, _ = label_loss(student_outputs, batch, _PERIOD_LABEL_SIGMA)
         loss = loss + step.label_weight * labels
@@ -242,7 +252,8 @@ def recover(model: nn.Module, step: FinetuneStep, teacher: nn.Module) -> StepRep
 
 def _held_loss(model: nn.Module, teacher: nn.Module, held: Batch, step: FinetuneStep) -> float:
     with torch.no_grad():
-        loss, _ = distillation_loss(model.eval()(held.clips), teacher(held.clips), held, step)
+        outputs = model.eval()(held.clips), teacher(held.clips)
+        loss, _ = distillation_loss(*outputs, step.embedding_weight)
     return loss.item()
 
 
@@ -255,7 +266,7 @@ def _distil(model: nn.Module, teacher: nn.Module, batches: Iterator[Batch], step
     def loss_fn(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.no_grad():
             targets = teacher(batch.clips)
-        return distillation_loss(model(batch.clips), targets, batch, step)
+        return _recovery_loss(model(batch.clips), targets, batch, step)
 
     try:
         optimize(model, optimizer, batches, loss_fn, _schedule(step), 0, step.steps)
