@@ -293,6 +293,7 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
         "data.path": str(args.data) if args.data else None,
         "trials": args.trials,
         "budget_ms": args.budget_ms,
+        "accuracy_device": args.accuracy_device,
         "max_mae_increase": args.max_mae_increase,
         "sampler": args.sampler,
         "seed": args.seed,
@@ -507,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--trials", type=_positive_int, help="the study's total trial count")
     search.add_argument(
         "--budget-ms", type=float, help="latency budget (trials over it are infeasible)"
+    )
+    search.add_argument(
+        "--accuracy-device",
+        metavar="DEVICE",
+        help="count videos and train recovery there: cpu (default) or cuda[:N]; latency stays "
+        "where the artifact runs",
     )
     search.add_argument(
         "--max-mae-increase",

@@ -130,7 +130,9 @@ def measure_preset(
         int8 = sum(len(getattr(step, "layers", ())) for step in pipeline.steps)
         scores[label] = f"{int8} |" if "Q" in order else " |"
         if preset in SCORED_PRESETS:
-            report = evaluate_counts(compressed, held_out, progress=False)
+            report = evaluate_counts(
+                compressed, held_out, progress=False, image_size=cfg.image_size
+            )
             scores[label] += f" {report.mae:.3f} | {report.obo:.3f} |"
         print(f"{preset} {label}: built {scores[label]}", file=sys.stderr)
     timed = {key: value[0] for key, value in cells.items() if not isinstance(value, str)}

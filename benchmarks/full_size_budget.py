@@ -21,10 +21,11 @@ import optuna
 from optuna.trial import TrialState
 from report import header
 
-from autocompress.search.config import resolve_study_config
+from autocompress.backends import ARTIFACT_FORMATS
+from autocompress.search.config import resolve_study_config, study_config_from_dict
 from autocompress.search.pareto import baseline_trial, feasible_front, pipeline_summary
-from autocompress.search.runner import is_feasible, run_search
-from autocompress.search.study import load_existing_study
+from autocompress.search.runner import run_search
+from autocompress.search.study import is_feasible, load_existing_study, stored_config
 
 
 def _row(label: str, trial: optuna.trial.FrozenTrial, base: optuna.trial.FrozenTrial) -> str:
@@ -47,14 +48,18 @@ def report(study: optuna.Study, budget_ms: float, trials_wanted: int) -> str:
         raise SystemExit("the baseline trial has not finished yet: run the search first")
     front = feasible_front(study)
     seconds = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
+    config = study_config_from_dict(stored_config(study))
+    artifact = ARTIFACT_FORMATS[config.artifact]
+    warmup = max(config.latency.warmup, artifact.settle_runs)
     lines = [
         *header(f"Full-size RepNet under a {budget_ms:g} ms budget"),
         "",
         "Study `repnet-budget` (`studies/repnet-budget.yaml`): preset `repnet`, **random "
         "weights** (the authors' weights cannot be downloaded here), so only latency and size "
-        "are objectives and no accuracy is measured. Latency: the TorchScript artifact at batch "
-        "1 (1 x 3 x 64 x 112 x 112), 1 thread, 1 warm-up + 5 timed runs, median. Sampler TPE, "
-        "seed 0.",
+        f"are objectives and no accuracy is measured. Latency: the {config.artifact} artifact, "
+        "loaded back and prepared as its runtime prepares it, at batch 1 (1 x 3 x 64 x 112 x "
+        f"112), {config.latency.threads} thread, {warmup} warm-ups + {config.latency.runs} "
+        "timed runs, median. Sampler TPE, seed 0.",
         "",
         f"**{len(done) + len(failed)} of {trials_wanted} trials finished** "
         f"({len(failed)} failed), **{len(feasible)} feasible** (at or under {budget_ms:g} ms), "

@@ -23,7 +23,13 @@ from autocompress.compression import Pipeline
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
 from autocompress.search import runner
-from autocompress.search.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
+from autocompress.search.config import (
+    DataConfig,
+    LatencyConfig,
+    RecoveryConfig,
+    SpaceConfig,
+    StudyConfig,
+)
 from autocompress.search.context import build_context, compress
 from autocompress.search.export import export_trial
 from autocompress.search.pareto import _dominates, feasible_front, format_front
@@ -131,6 +137,24 @@ def test_export_reproduces_pipeline_and_size(finished_study, tmp_path):
     assert result.measured["mae"] == pytest.approx(study.trials[number].user_attrs["mae"])
 
 
+def test_evaluate_counts_with_an_exported_artifact_as_the_trial_did(
+    finished_study, videos, tmp_path, capsys
+):
+    config, run_dir, study = finished_study
+    number = _complete(study)[1].number
+    result = export_trial(study, number, build_context(config, run_dir, study), tmp_path)
+    capsys.readouterr()
+    artifact = str(result.artifacts["torchscript"])
+    assert main(["evaluate", "--data", str(videos), "--model", artifact, "--json"]) == 0
+    counted = json.loads(capsys.readouterr().out)
+    assert counted["mae"] == pytest.approx(study.trials[number].user_attrs["mae"])
+    assert counted["obo"] == pytest.approx(study.trials[number].user_attrs["obo"])
+    assert counted["weights"] == artifact
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    assert main(["evaluate", "--data", str(videos), "--model", str(tmp_path / "junk.pt")]) == 2
+    assert "cannot load it as torchscript" in capsys.readouterr().err
+
+
 def test_an_int8_trial_of_a_pt2_study_exports_as_pt2_and_torchscript(videos, tmp_path):
     space = SpaceConfig(orders=("Q",), sqnr_threshold_db=(0.0, 0.0))  # every layer it can
     config = tiny_config(videos, "int8", artifact="exported-program", trials=2, space=space)
@@ -154,15 +178,35 @@ def test_an_int8_trial_of_a_pt2_study_exports_as_pt2_and_torchscript(videos, tmp
                 torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
+def test_the_last_trials_recover_front_points_and_export_reproduces_them(videos, tmp_path):
+    recovery = RecoveryConfig(trials=1, steps=2)
+    config = tiny_config(videos, "recovering", trials=4, recovery=recovery)
+    study = run_search(config, None, tmp_path, progress=False).study
+    trials = _complete(study)
+    assert counted_trials(study.trials) == 4 and len(trials) == 4
+    last = trials[-1]
+    target = study.trials[last.user_attrs["recovers"]]
+    assert last.params == target.params and is_feasible(target)
+    steps = last.user_attrs["pipeline"]["steps"]
+    assert steps[:-1] == target.user_attrs["pipeline"]["steps"]
+    assert steps[-1] == {"finetune": dataclasses.asdict(recovery.step())}
+    result = export_trial(study, last.number, build_context(config, tmp_path, study), tmp_path)
+    assert result.measured["mae"] == pytest.approx(last.user_attrs["mae"])
+    assert result.measured["size_mib"] == last.user_attrs["size_mib"]
+    # Resuming does not recover again: the study has its total.
+    again = run_search(config, None, tmp_path, progress=False).study
+    assert counted_trials(again.trials) == 4
+
+
 def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monkeypatch):
     real_compress = runner.compress
     calls = []
 
-    def failing_once(model, pipeline, calibration):
+    def failing_once(model, pipeline, calibration, *device):
         calls.append(pipeline)
         if len(calls) == 2:
             raise RuntimeError("injected failure")
-        return real_compress(model, pipeline, calibration)
+        return real_compress(model, pipeline, calibration, *device)
 
     monkeypatch.setattr(runner, "compress", failing_once)
     study = run_search(tiny_config(videos, "failing"), None, tmp_path, progress=False).study

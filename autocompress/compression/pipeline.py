@@ -49,6 +49,7 @@ class StepInputs:
 
     calibration: torch.Tensor | None = None
     teacher: nn.Module | None = None
+    device: str = "cpu"  # where training steps run (the model comes back on the CPU)
 
 
 Transform = Callable[[nn.Module, Step, StepInputs], StepReport]
@@ -76,7 +77,7 @@ def _distilled(model: nn.Module, step: FinetuneStep, inputs: StepInputs) -> Step
 
     if inputs.teacher is None:
         raise PipelineError("finetune distils from the uncompressed model: give it as teacher")
-    return recover(model, step, inputs.teacher)
+    return recover(model, step, inputs.teacher, inputs.device)
 
 
 register_transform(PruneStep, _calibrated(prune))
@@ -90,20 +91,24 @@ def apply(
     step: Step,
     calibration: torch.Tensor | None = None,
     teacher: nn.Module | None = None,
+    device: str = "cpu",
 ) -> StepReport:
     """Apply one step. Prune, tensorize and finetune change ``model`` in place; quantization
     builds a new model. Either way the result is ``report.model``."""
     transform = _TRANSFORMS.get(type(step))
     if transform is None:
         raise PipelineError(f"no transform registered for {type(step).__name__}")
-    return transform(model, step, StepInputs(calibration, teacher))
+    return transform(model, step, StepInputs(calibration, teacher, device))
 
 
 def apply_pipeline(
-    model: nn.Module, pipeline: Pipeline, calibration: torch.Tensor | None = None
+    model: nn.Module,
+    pipeline: Pipeline,
+    calibration: torch.Tensor | None = None,
+    device: str = "cpu",
 ) -> tuple[nn.Module, list[StepReport]]:
     """Validate, then apply every step in order to a deep copy of ``model``; ``model`` itself
-    is the teacher of any finetune step."""
+    is the teacher of any finetune step, which trains on ``device``."""
     pipeline.validate(model)
     if calibration is None and any(
         isinstance(s, QuantizeStep) and s.mode == "static" for s in pipeline.steps
@@ -113,7 +118,7 @@ def apply_pipeline(
     model = copy.deepcopy(model)
     reports = []
     for step in pipeline.steps:
-        report = apply(model, step, calibration, teacher)
+        report = apply(model, step, calibration, teacher, device)
         model = report.model
         reports.append(report)
     return model, reports

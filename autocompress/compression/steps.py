@@ -74,6 +74,10 @@ class PruneStep:
         ):
             raise PipelineError(f"round_to must be a positive integer, got {self.round_to!r}")
 
+    def summary(self) -> str:
+        ratios = [r for r in self.ratios.values() if r > 0]
+        return f"prune {len(ratios)} groups ~{sum(ratios) / max(1, len(ratios)):.0%}"
+
 
 @dataclass(frozen=True)
 class TensorizeStep:
@@ -103,6 +107,9 @@ class TensorizeStep:
                     f"got {rank!r}"
                 )
 
+    def summary(self) -> str:
+        return f"{self.method} {len(self.ranks)} layers"
+
 
 @dataclass(frozen=True)
 class QuantizeStep:
@@ -128,6 +135,9 @@ class QuantizeStep:
                 f"unknown quantize backend {self.backend!r}; choose one of "
                 f"{', '.join(QUANTIZE_BACKENDS)}"
             )
+
+    def summary(self) -> str:
+        return f"int8 {len(self.layers)} layers"
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,9 @@ class FinetuneStep:
                 raise PipelineError(f"finetune {name} must be a number >= 0, got {value!r}")
         if not isinstance(self.data, str) or not self.data:
             raise PipelineError(f"finetune data must be 'synthetic' or a folder, got {self.data!r}")
+
+    def summary(self) -> str:
+        return f"finetune {self.steps} steps"
 
 
 Step = PruneStep | TensorizeStep | QuantizeStep | FinetuneStep

@@ -12,6 +12,7 @@ smaller set than asked would give a different, silently incomparable metric.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
@@ -22,7 +23,7 @@ from tqdm import tqdm
 from autocompress.data.quva import QuvaDataset, Subset
 from autocompress.models.counting import CountingConfig, count_video
 
-__all__ = ["AccuracyReport", "VideoCount", "evaluate_counts", "mae_obo"]
+__all__ = ["AccuracyReport", "VideoCount", "evaluate_counts", "mae_obo", "runs_on_accelerator"]
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,24 @@ def mae_obo(true: Sequence[int], pred: Sequence[float]) -> tuple[float, float]:
     return float(np.mean(error / true_array)), float(np.mean(error > 1))
 
 
+def runs_on_accelerator(model: object) -> bool:
+    """Whether ``model`` can move to a GPU: a float ``nn.Module``, not an int8 one (torch.ao's
+    kernels are CPU kernels) nor a loaded artifact."""
+    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return False
+    if isinstance(model, torch.fx.GraphModule):
+        return False  # PT2E's graphs hold CPU quantize/dequantize ops
+    return not any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+
+
 @contextlib.contextmanager
 def _inference_mode(model: torch.nn.Module) -> Iterator[None]:
     """Eval mode (no dropout, running BN stats) for the duration; the caller's mode after.
-    A loaded artifact that is no module (a compiled package) has no mode to switch."""
-    if not isinstance(model, torch.nn.Module):
+    A loaded artifact (frozen TorchScript, a compiled package) has no mode to switch."""
+    was_training = getattr(model, "training", None)
+    if was_training is None:
         yield
         return
-    was_training = model.training
     model.eval()
     try:
         yield
@@ -78,19 +89,25 @@ def evaluate_counts(
     counting: CountingConfig = CountingConfig(),
     progress: bool = True,
     image_size: int | None = None,
+    device: str = "cpu",
 ) -> AccuracyReport:
     """Count every video of ``dataset`` (or of ``subset``) with ``model`` and score the counts.
 
     ``image_size`` defaults to ``model.config.image_size``; pass it for models without a
-    RepNet config. Raises :class:`UnreadableVideo` (a :class:`UserError`) for a video that does
-    not decode, rather than scoring the others alone.
+    RepNet config. ``device`` runs a copy of a float model there (``cuda``); int8 models have
+    CPU kernels only and count on the CPU. Raises :class:`UnreadableVideo` (a
+    :class:`UserError`) for a video that does not decode, rather than scoring the others alone.
     """
     size = image_size or model.config.image_size
     items = dataset.select(subset)
     counted: list[VideoCount] = []
+    target = torch.device(device if runs_on_accelerator(model) else "cpu")
+    if target.type != "cpu":
+        model = copy.deepcopy(model).to(target)
     with _inference_mode(model):
         for item in tqdm(items, desc="counting", unit="video", disable=not progress):
-            raw = count_video(model, dataset.frames(item, size), counting).count
+            frames = dataset.frames(item, size).to(target)
+            raw = count_video(model, frames, counting).count
             counted.append(VideoCount(item.name, item.count, round(raw), raw))
     mae, obo = mae_obo([v.true for v in counted], [v.pred for v in counted])
     return AccuracyReport(mae, obo, len(counted), tuple(counted))

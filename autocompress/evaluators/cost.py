@@ -57,6 +57,7 @@ class CostEvaluator:
     subset: int | None = None
     counting: CountingConfig = CountingConfig()
     scores_accuracy: bool = True
+    accuracy_device: str = "cpu"  # where videos are counted; latency stays with the artifact
 
     def artifact(self, model: torch.nn.Module) -> bytes:
         """The deployable artifact's bytes (their length is the model size)."""
@@ -85,6 +86,7 @@ class CostEvaluator:
             self.counting,
             progress=False,
             image_size=self.image_size,
+            device=self.accuracy_device,
         )
 
     def __call__(self, model: torch.nn.Module) -> Metrics:

@@ -245,8 +245,8 @@ def stride_outputs(
 ) -> dict[int, StrideOutputs]:
     """The model's outputs for every frame of ``video`` seen at each stride.
 
-    ``video`` is T x 3 x H x W, already resized and scaled to [-1, 1]; the 64-frame chunks of
-    all strides are batched together.
+    ``video`` is T x 3 x H x W, already resized and scaled to [-1, 1], on the device the
+    model runs on; the 64-frame chunks of all strides are batched together.
     """
     num_frames = video.shape[0]
     if num_frames == 0:
@@ -257,12 +257,12 @@ def stride_outputs(
     periodicity_parts: dict[int, list[np.ndarray]] = {s: [] for s in chunks}
     for start in range(0, len(schedule), batch_size):
         batch = schedule[start : start + batch_size]
-        index = torch.from_numpy(np.stack([row for _, row in batch]))
+        index = torch.from_numpy(np.stack([row for _, row in batch])).to(video.device)
         clips = video[index].permute(0, 2, 1, 3, 4)  # B x 3 x T x H x W
         period_logits, periodicity_logits, _ = model(clips)
-        for (stride, _), period, periodicity in zip(
-            batch, period_logits.float().numpy(), periodicity_logits.float().numpy(), strict=True
-        ):
+        periods = period_logits.float().cpu().numpy()
+        periodicities = periodicity_logits.float().cpu().numpy()
+        for (stride, _), period, periodicity in zip(batch, periods, periodicities, strict=True):
             period_parts[stride].append(period)
             periodicity_parts[stride].append(periodicity[:, 0])
     outputs = {}

@@ -9,6 +9,7 @@ falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import yaml
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
-from autocompress.compression.steps import QUANTIZE_BACKENDS
+from autocompress.compression.steps import QUANTIZE_BACKENDS, FinetuneStep
 from autocompress.errors import UserError
 from autocompress.models.counting import PROCEDURES
 
@@ -75,6 +76,28 @@ class LatencyConfig:
 
 
 @dataclass(frozen=True)
+class RecoveryConfig:
+    """The study's last ``trials`` trials distil the most promising points found before them
+    (autocompress.search.recovery); the rest are scored raw."""
+
+    trials: int = 0
+    steps: int = 300
+    data: str = "synthetic"  # or a folder of videos (no annotations needed)
+    learning_rate: float = 3e-4
+
+    def __post_init__(self) -> None:
+        if self.trials < 0:
+            raise UserError(f"recovery.trials must be >= 0, got {self.trials}")
+        self.step()  # refuse bad steps or data when the study is read
+
+    def step(self) -> FinetuneStep:
+        try:
+            return FinetuneStep(steps=self.steps, data=self.data, learning_rate=self.learning_rate)
+        except UserError as error:
+            raise UserError(f"recovery: {error}") from error
+
+
+@dataclass(frozen=True)
 class SpaceConfig:
     """Bounds of the search space; a study file narrows or widens them."""
 
@@ -125,12 +148,16 @@ class StudyConfig:
     counting: str = "default"
     # How the model ships, and so how latency and size are measured (autocompress.backends).
     artifact: str = "torchscript"
+    # Where videos are counted and recovery trains: "cpu" or "cuda[:N]". Latency is measured
+    # where the artifact runs (this CPU, or the latency command's device) whatever it is.
+    accuracy_device: str = "cpu"
     # int8 backend (autocompress.compression.quantization); None: the one whose graphs the
     # artifact format takes (fx for TorchScript, pt2e for the .pt2 formats).
     quantization: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
 
     def __post_init__(self) -> None:
         unknown = [o for o in self.objectives if o not in OBJECTIVES]
@@ -144,12 +171,19 @@ class StudyConfig:
             raise UserError(f"max_mae_increase must be >= 0, got {self.max_mae_increase}")
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
+        if self.recovery.trials >= self.trials:
+            raise UserError(
+                f"recovery.trials ({self.recovery.trials}) must leave trials to recover from "
+                f"(trials: {self.trials})"
+            )
         if self.counting not in PROCEDURES:
             raise UserError(f"counting: {self.counting!r}; choose from {', '.join(PROCEDURES)}")
         if self.artifact not in ARTIFACT_FORMATS:
             raise UserError(
                 f"artifact: {self.artifact!r}; choose from {', '.join(ARTIFACT_FORMATS)}"
             )
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.accuracy_device):
+            raise UserError(f"accuracy_device: {self.accuracy_device!r}; use cpu, cuda or cuda:N")
         if self.quantization is not None and self.quantization not in QUANTIZE_BACKENDS:
             raise UserError(
                 f"quantization: {self.quantization!r}; choose from {', '.join(QUANTIZE_BACKENDS)}"

@@ -31,12 +31,13 @@ __all__ = ["SearchContext", "build_context", "calibration_clips", "compress", "e
 
 
 def compress(
-    model: nn.Module, pipeline: Pipeline, calibration: torch.Tensor
+    model: nn.Module, pipeline: Pipeline, calibration: torch.Tensor, device: str = "cpu"
 ) -> tuple[nn.Module, list[StepReport]]:
-    """The compressed copy of ``model``; an empty pipeline is the baseline, a plain copy."""
+    """The compressed copy of ``model``; an empty pipeline is the baseline, a plain copy.
+    Training steps (recovery) run on ``device``."""
     if not pipeline.steps:
         return copy.deepcopy(model).eval(), []
-    compressed, reports = apply_pipeline(model, pipeline, calibration)
+    compressed, reports = apply_pipeline(model, pipeline, calibration, device)
     return compressed.eval(), reports
 
 
@@ -81,6 +82,16 @@ def _sqnr_ranking(
     return ranking
 
 
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise UserError(
+                f"accuracy_device {device}: no such CUDA device here (torch {torch.__version__}, "
+                f"{torch.cuda.device_count()} GPU(s)); use cpu"
+            )
+
+
 BASELINE_RETIME_S = 600.0  # a worker times the baseline again when its timing is this old
 
 
@@ -118,6 +129,7 @@ class SearchContext:
 
 
 def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> SearchContext:
+    _check_device(config.accuracy_device)
     model, source = load_model(config.preset, config.weights)
     cfg = model.config
     dataset = evaluation_videos(config, run_dir)
@@ -151,5 +163,6 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
         counting=CountingConfig.named(config.counting),
         scores_accuracy=bool({"mae", "obo"} & set(config.objectives))
         or config.max_mae_increase is not None,
+        accuracy_device=config.accuracy_device,
     )
     return SearchContext(config, model, source, calibration, catalog, evaluator)

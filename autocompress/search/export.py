@@ -26,8 +26,7 @@ from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.search.context import SearchContext, compress
 from autocompress.search.pareto import feasible_front
-from autocompress.search.runner import is_feasible
-from autocompress.search.study import writable_dir
+from autocompress.search.study import is_feasible, writable_dir
 
 __all__ = [
     "PICKS",
@@ -164,7 +163,9 @@ def export_trial(
     study_format = context.config.artifact
     check_export_dir(study, number, out, overwrite, study_format)
     pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
-    model, reports = compress(context.model, pipeline, context.calibration)
+    model, reports = compress(
+        context.model, pipeline, context.calibration, context.config.accuracy_device
+    )
     paths, metrics_file = _export_paths(study, number, out, study_format)
     written, skipped = _serialize_all(model, context.evaluator.example, tuple(paths))
     if study_format in skipped:

@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import Pipeline
-from autocompress.search.runner import is_feasible
+from autocompress.search.study import is_feasible
 
 __all__ = ["FrontRow", "baseline_trial", "feasible_front", "format_front", "plot_front"]
 
@@ -37,17 +37,7 @@ class FrontRow:
 
 def pipeline_summary(pipeline: dict) -> str:
     """A short human summary: technique letters and what each step touches."""
-    parts = []
-    for step in Pipeline.from_dict(pipeline).steps:
-        kind = type(step).__name__.removesuffix("Step").lower()
-        if kind == "prune":
-            ratios = [r for r in step.ratios.values() if r > 0]
-            mean = sum(ratios) / len(ratios) if ratios else 0.0
-            parts.append(f"prune {len(ratios)} groups ~{mean:.0%}")
-        elif kind == "tensorize":
-            parts.append(f"{step.method} {len(step.ranks)} layers")
-        else:
-            parts.append(f"int8 {len(step.layers)} layers")
+    parts = [step.summary() for step in Pipeline.from_dict(pipeline).steps]
     return " -> ".join(parts) or "baseline (uncompressed)"
 
 

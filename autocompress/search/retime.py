@@ -38,7 +38,9 @@ def retime_front(study: optuna.Study, context: SearchContext, rounds: int = 3) -
     front = feasible_front(study)
     for trial in front:
         pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
-        model, _ = compress(context.model, pipeline, context.calibration)
+        model, _ = compress(
+            context.model, pipeline, context.calibration, context.config.accuracy_device
+        )
         artifacts[trial.number] = evaluator.artifact(model)
     samples: dict[object, list[float]] = {key: [] for key in artifacts}
     for _ in range(rounds):

@@ -24,12 +24,14 @@ from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.search.config import StudyConfig
 from autocompress.search.context import SearchContext, build_context, compress
+from autocompress.search.recovery import RECOVERS, queue_recovery, with_recovery
 from autocompress.search.study import (
     FAIL_REASON,
     STORAGE_ERRORS,
     WORKER,
     Heartbeat,
     counted_trials,
+    is_feasible,
     open_study,
     recover_interrupted_trials,
     requeue_last_interrupted,
@@ -37,7 +39,7 @@ from autocompress.search.study import (
 )
 from autocompress.spaces.pipeline_space import suggest_pipeline
 
-__all__ = ["SearchOutcome", "TrialFailed", "run_search", "run_trial"]
+__all__ = ["SearchOutcome", "TrialFailed", "is_feasible", "run_search", "run_trial"]
 
 # Error values of a trial whose accuracy was not scored (over budget): what counting nothing
 # scores (MAE 1, OBO 1). Such trials are infeasible, so these never reach the Pareto front.
@@ -76,6 +78,8 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         pipeline = Pipeline(steps=[])
     else:
         pipeline = suggest_pipeline(trial, context.catalog, config.space)
+    if RECOVERS in trial.user_attrs:
+        pipeline = with_recovery(pipeline, config.recovery.step())
     trial.set_user_attr("pipeline", pipeline.to_dict())
     # Library warnings (ratios that round to nothing, clipped ranks) belong to the trial.
     with warnings.catch_warnings(record=True) as caught:
@@ -83,7 +87,9 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         try:
             started = time.perf_counter()
             with context.evaluator.lock.shared():
-                model, _ = compress(context.model, pipeline, context.calibration)
+                model, _ = compress(
+                    context.model, pipeline, context.calibration, context.config.accuracy_device
+                )
             compressed = time.perf_counter()
             metrics = context.evaluator(model)
             if not pipeline.steps:  # this is the baseline: its timing is the reference
@@ -119,10 +125,6 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         trial.set_constraint("mae_over_limit", mae - (baseline_mae + config.max_mae_increase))
     values = {"latency": metrics.latency_ms, "size": metrics.size_mib, "mae": mae, "obo": obo}
     return [values[name] for name in config.objectives]
-
-
-def is_feasible(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.COMPLETE and all(c <= 0 for c in trial.constraints.values())
 
 
 def _best_feasible(study: optuna.Study) -> str:
@@ -208,6 +210,7 @@ def run_search(
                     outage_since = None
                 if _total_reached(study, config.trials):
                     break
+                queue_recovery(study, config)
                 study.optimize(
                     lambda trial: run_trial(trial, context),
                     n_trials=1,

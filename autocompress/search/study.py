@@ -41,6 +41,7 @@ __all__ = [
     "WORKER",
     "Heartbeat",
     "counted_trials",
+    "is_feasible",
     "load_existing_study",
     "make_storage",
     "open_study",
@@ -370,6 +371,11 @@ def requeue_last_interrupted(study: optuna.Study) -> None:
     original = last.user_attrs.get("retry_of", last.number)
     if not any(t.number > last.number and t.user_attrs.get("retry_of") == original for t in trials):
         requeue(study, last)
+
+
+def is_feasible(trial: FrozenTrial) -> bool:
+    """Finished within the study's constraints (latency budget, accuracy limit)."""
+    return trial.state == TrialState.COMPLETE and all(c <= 0 for c in trial.constraints.values())
 
 
 def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> int:

@@ -10,8 +10,10 @@ training, since their labels come for free. No labels are needed otherwise: ``da
 folder of the user's videos, cut into 64-frame chunks at the counting strides.
 
 Batch norms stay in inference mode during the steps (the statistics just re-estimated are kept;
-a batch of a few clips would estimate them worse). A run is fixed by its step and the seed: the
-same on one thread gives the same weights.
+a batch of a few clips would estimate them worse). A run is fixed by its step and the seed, and
+runs on one thread: the search, ``export`` and ``apply`` get the same weights on any machine.
+On a GPU (the study's ``accuracy_device``) it is about as reproducible as cuDNN's kernels, and
+an export reproduces it on the same kind of device only.
 """
 
 from __future__ import annotations
@@ -219,9 +221,12 @@ def _schedule(step: FinetuneStep):
     return learning_rate_at
 
 
-def recover(model: nn.Module, step: FinetuneStep, teacher: nn.Module) -> StepReport:
+def recover(
+    model: nn.Module, step: FinetuneStep, teacher: nn.Module, device: str = "cpu"
+) -> StepReport:
     """Re-estimate batch norms, then distil ``teacher`` into ``model`` for ``step.steps``
-    steps, in place. The report logs the loss on a held batch before and after."""
+    steps, in place, on ``device`` (the model comes back on the CPU). The report logs the
+    loss on a held batch before and after."""
     started = time.perf_counter()
     if not _is_trainable(model):
         raise PipelineError("finetune cannot train an int8 model: put it before quantize")
@@ -230,13 +235,18 @@ def recover(model: nn.Module, step: FinetuneStep, teacher: nn.Module) -> StepRep
         raise PipelineError("finetune needs a model that declares its input (a RepNet config)")
     num_frames, image_size = config.num_frames, config.image_size
     params = sum(p.numel() for p in model.parameters())
-    teacher = copy.deepcopy(teacher).eval().requires_grad_(False)
-    generator_state = torch.get_rng_state()
+    target = torch.device(device)
+    teacher = copy.deepcopy(teacher).eval().requires_grad_(False).to(target)
+    model.to(target)
+    generator_state, threads = torch.get_rng_state(), torch.get_num_threads()
     torch.manual_seed(step.seed)
+    torch.set_num_threads(1)
     try:
-        held = next(_batches(step, num_frames, image_size, step.seed + 1))
+        held = _to(next(_batches(step, num_frames, image_size, step.seed + 1)), target)
         _check_teacher(model.eval(), teacher, held.clips[:1])
-        batches = _batches(step, num_frames, image_size, step.seed)
+        batches = (
+            _to(batch, target) for batch in _batches(step, num_frames, image_size, step.seed)
+        )
         reestimate_batch_norms(model, batches, step.bn_batches)
         before = _held_loss(model, teacher, held, step)
         if step.steps:
@@ -244,10 +254,19 @@ def recover(model: nn.Module, step: FinetuneStep, teacher: nn.Module) -> StepRep
         after = _held_loss(model, teacher, held, step)
     finally:
         torch.set_rng_state(generator_state)
+        torch.set_num_threads(threads)
+        model.to("cpu")
     log = RecoveryLog(step.steps, step.data, before, after)
     return StepReport(
         step, (log,), params, params, time.perf_counter() - started, model=model.eval()
     )
+
+
+def _to(batch: Batch, device: torch.device) -> Batch:
+    if device.type == "cpu":
+        return batch
+    fields = (batch.clips, batch.period, batch.periodic)
+    return Batch(*(None if t is None else t.to(device) for t in fields))
 
 
 def _held_loss(model: nn.Module, teacher: nn.Module, held: Batch, step: FinetuneStep) -> float:

@@ -1,0 +1,62 @@
+"""Recovery inside the search, on a budget: the last trials of a study distil the most
+promising points found before them.
+
+Recovering every trial would multiply a search's time by ten. Instead, once a study has
+``trials - recovery.trials`` trials, each new trial takes the fastest feasible point of the
+front that pruned or factorised something and was not recovered yet, and runs its pipeline
+again with a finetune step before any quantization. It is an ordinary trial of the same study
+(same parameters, plus ``recovers``: the number of the trial it recovers), so the front,
+resume, workers and export see it like any other, and the study keeps its exact total.
+"""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from autocompress.compression import FinetuneStep, Pipeline, QuantizeStep
+from autocompress.search.config import StudyConfig
+from autocompress.search.pareto import feasible_front
+from autocompress.search.study import counted_trials
+
+__all__ = ["RECOVERS", "queue_recovery", "with_recovery"]
+
+RECOVERS = "recovers"  # user attribute: the trial number whose pipeline this one recovers
+
+
+def with_recovery(pipeline: Pipeline, step: FinetuneStep) -> Pipeline:
+    """``pipeline`` with ``step`` before its quantization (int8 cannot be trained), else last."""
+    steps = list(pipeline.steps)
+    at = next((i for i, s in enumerate(steps) if isinstance(s, QuantizeStep)), len(steps))
+    return Pipeline([*steps[:at], step, *steps[at:]])
+
+
+def _recoverable(trial: FrozenTrial) -> bool:
+    kinds = {kind for step in trial.user_attrs["pipeline"]["steps"] for kind in step}
+    return RECOVERS not in trial.user_attrs and bool(kinds & {"prune", "tensorize"})
+
+
+def next_to_recover(study: optuna.Study) -> FrozenTrial | None:
+    """The fastest feasible front point with something to recover that no trial (finished,
+    running or queued) recovers yet."""
+    taken = {
+        t.user_attrs[RECOVERS] for t in study.get_trials(deepcopy=False) if RECOVERS in t.user_attrs
+    }
+    candidates = [t for t in feasible_front(study) if _recoverable(t) and t.number not in taken]
+    return candidates[0] if candidates else None
+
+
+def queue_recovery(study: optuna.Study, config: StudyConfig) -> int | None:
+    """Queue the next recovery trial when the study has reached its recovery phase and no
+    other trial waits; returns the number of the trial it recovers, or None."""
+    trials = study.get_trials(deepcopy=False)
+    phase_starts = config.trials - config.recovery.trials
+    if config.recovery.trials == 0 or counted_trials(trials) < phase_starts:
+        return None
+    if any(t.state == TrialState.WAITING for t in trials):
+        return None
+    target = next_to_recover(study)
+    if target is None:
+        return None
+    study.enqueue_trial(target.params, user_attrs={RECOVERS: target.number})
+    return target.number
