@@ -5,9 +5,11 @@ agree), times counting chunks of the full RepNet on both, and times recovery ste
 presets; from those, the expected wall time of one `repnet-quva` trial (100 QUVA videos with
 the full model) on each. Latency is not measured here: it stays where the artifact runs.
 
-    PYTHONPATH=. python benchmarks/accuracy_device.py --out accuracy_device.md
+    PYTHONPATH=. python3 benchmarks/accuracy_device.py --out benchmarks/accuracy_device.md
 
-Run on a machine with a GPU (it also runs without one, CPU columns only).
+Run on a machine with a GPU (it also runs without one, CPU columns only). The committed table
+came from the lent H200 machine, whose image has torch 2.11 with CUDA; PyAV, TensorLy and
+torch-pruning travelled as wheels.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def main() -> None:
     lines.append(
         f"| expected counting per `repnet-quva` trial ({QUVA_VIDEOS} videos x "
         f"{CHUNKS_PER_VIDEO} chunks), min | "
-        + " | ".join(f"{trial[d]:.1f}" for d in devices)
+        + " | ".join(f"{trial[d]:.2f}" for d in devices)
         + " |"
     )
     # (preset, batch, steps on the CPU, steps on the GPU): the full model is slow on one thread.

@@ -2,11 +2,13 @@
 evaluator times the artifact prepared as its runtime prepares it, and `load_artifact` gives
 users exactly that."""
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,14 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     return not (status.exists() and status.read_text().split()[2] == "Z")  # a zombie is gone
+
+
+def test_a_torch_export_program_holds_the_model_only():
+    """torch.export.save would store the example input, with the whole storage it is a view
+    of (the study's calibration clips), and count it in the size."""
+    model, clips = _tiny_model(), torch.randn(1024, 3, 8, 8)
+    data = ARTIFACT_FORMATS["exported-program"].serialize(model, clips[:1])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        stored = [i.file_size for i in archive.infolist() if "sample_inputs" in i.filename]
+    assert sum(stored) < 1024
+    assert len(data) < clips.numel() * 4

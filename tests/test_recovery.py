@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from autocompress.cli import main
 from autocompress.compression import FinetuneStep, Pipeline, PipelineError, PruneStep, apply
 from autocompress.compression.recipes import CaseStudyRecipe
 from autocompress.data.synthetic import SynthStyle, generate_dataset
@@ -129,3 +130,19 @@ def test_a_pipeline_with_finetune_runs_from_yaml_through_apply(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "finetune" in done.stdout and "distillation loss" in done.stdout
     assert (tmp_path / "m.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "message"),
+    [
+        ("- quantize: {layers: [encoder.stem.conv]}\n- finetune: {steps: 5}", "put quantize last"),
+        ("- finetune: {steps: -3}", "steps must be an integer >= 0"),
+        ("- finetune: {steps: 5, speed: 2}", "unexpected keyword argument 'speed'"),
+    ],
+)
+def test_a_bad_finetune_step_is_one_line_from_the_cli(pipeline, message, tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"steps:\n{pipeline}\n")
+    assert main(["apply", str(path), "--out", str(tmp_path / "m.pt")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

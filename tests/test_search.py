@@ -349,6 +349,8 @@ def test_two_workers_finish_exactly_the_requested_trials(videos, tmp_path):
         (["search", "--study", "nope", "--config", "/nonexistent.yaml"], "not found"),
         (["search", "--storage", "postgresql://127.0.0.1:9/none"], "cannot open storage"),
         (["pareto", "--study", "absent"], "no studies"),
+        (["search", "--accuracy-device", "gpu"], "use cpu, cuda or cuda:N"),
+        (["search", "--accuracy-device", "cuda:99"], "no such CUDA device here"),
     ],
 )
 def test_bad_search_input_is_one_line(argv, message, tmp_path, capsys):

@@ -50,6 +50,10 @@ def test_yaml_values_reach_the_dataclasses(tmp_path):
         ("counting: best\n", "counting: .best.; choose from default, official"),
         ("name: [unclosed\n", "not valid YAML"),
         ("- a list\n", "expected a mapping"),
+        ("recovery: {steps: -1}\n", "recovery: finetune steps must be an integer >= 0"),
+        ("trials: 10\nrecovery: {trials: 10}\n", "must leave trials to recover from"),
+        ("accuracy_device: tpu\n", "use cpu, cuda or cuda:N"),
+        ("artifact: aoti\nquantization: fx\n", "torch.export refuses"),
     ],
 )
 def test_mistakes_name_the_key(tmp_path, text, message):
@@ -119,3 +123,13 @@ def test_the_artifact_format_round_trips_through_the_study_file(tmp_path):
     assert resolve_study_config(None, None, {}, stored).artifact == "exported-program"
     with pytest.raises(UserError, match="artifact: 'onnx'"):
         load_study_config(_write(tmp_path, "artifact: onnx\n"))
+
+
+def test_format_quantization_and_recovery_round_trip_through_the_study_file(tmp_path):
+    text = "artifact: aoti\nquantization: pt2e\nrecovery: {trials: 3, steps: 50}\n"
+    config = load_study_config(_write(tmp_path, text))
+    assert (config.artifact, config.quantize_backend) == ("aoti", "pt2e")
+    assert config.recovery.count(200) == 3 and config.recovery.step().steps == 50
+    stored = dataclasses.asdict(config)
+    assert resolve_study_config(None, None, {}, stored) == config
+    assert StudyConfig().recovery.count(200) == 16 and StudyConfig().recovery.count(12) == 0

@@ -34,7 +34,7 @@ class AOTInductor:
 
     @torch.no_grad()
     def serialize(self, model: nn.Module, example: torch.Tensor) -> bytes:
-        program = torch.export.export(model.eval(), (example,))
+        program = torch.export.export(model.eval(), (example.clone(),))
         with tempfile.TemporaryDirectory() as folder, torch._inductor.config.patch(freezing=True):
             path = torch._inductor.aoti_compile_and_package(
                 program, package_path=str(Path(folder) / "model.pt2")

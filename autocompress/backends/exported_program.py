@@ -19,8 +19,12 @@ class ExportedProgram:
 
     @torch.no_grad()
     def serialize(self, model: nn.Module, example: torch.Tensor) -> bytes:
+        """The program without the example input ``torch.export.save`` would store beside it
+        (with the whole storage the example is a view of): the file holds the model only."""
+        program = torch.export.export(model.eval(), (example,))
+        program.example_inputs = None
         buffer = io.BytesIO()
-        torch.export.save(torch.export.export(model.eval(), (example,)), buffer)
+        torch.export.save(program, buffer)
         return buffer.getvalue()
 
     def load(self, data: bytes) -> nn.Module:

@@ -75,20 +75,32 @@ class LatencyConfig:
         return CommandTimer(self.command, self.pattern, self.unit)
 
 
+# Share of a study's trials that recover front points when ``recovery.trials`` is not given:
+# 16 of 200, none of a 12-trial demo.
+AUTO_RECOVERY_SHARE = 0.08
+
+
 @dataclass(frozen=True)
 class RecoveryConfig:
     """The study's last ``trials`` trials distil the most promising points found before them
-    (autocompress.search.recovery); the rest are scored raw."""
+    (autocompress.search.recovery); the rest are scored raw. ``trials`` None: 8 % of the
+    study's trials, rounded down."""
 
-    trials: int = 0
+    trials: int | None = None
     steps: int = 300
     data: str = "synthetic"  # or a folder of videos (no annotations needed)
     learning_rate: float = 3e-4
 
     def __post_init__(self) -> None:
-        if self.trials < 0:
+        if self.trials is not None and self.trials < 0:
             raise UserError(f"recovery.trials must be >= 0, got {self.trials}")
         self.step()  # refuse bad steps or data when the study is read
+
+    def count(self, study_trials: int) -> int:
+        """How many of a study's ``study_trials`` trials recover."""
+        if self.trials is not None:
+            return self.trials
+        return int(study_trials * AUTO_RECOVERY_SHARE)
 
     def step(self) -> FinetuneStep:
         try:
@@ -171,7 +183,7 @@ class StudyConfig:
             raise UserError(f"max_mae_increase must be >= 0, got {self.max_mae_increase}")
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
-        if self.recovery.trials >= self.trials:
+        if self.recovery.count(self.trials) >= self.trials:
             raise UserError(
                 f"recovery.trials ({self.recovery.trials}) must leave trials to recover from "
                 f"(trials: {self.trials})"

@@ -2,11 +2,12 @@
 promising points found before them.
 
 Recovering every trial would multiply a search's time by ten. Instead, once a study has
-``trials - recovery.trials`` trials, each new trial takes the fastest feasible point of the
-front that pruned or factorised something and was not recovered yet, and runs its pipeline
-again with a finetune step before any quantization. It is an ordinary trial of the same study
-(same parameters, plus ``recovers``: the number of the trial it recovers), so the front,
-resume, workers and export see it like any other, and the study keeps its exact total.
+``trials - recovery.trials`` trials (by default 8 % of them recover), each new trial takes the
+fastest feasible point of the front that pruned or factorised something and was not recovered
+yet, and runs its pipeline again with a finetune step before any quantization. It is an
+ordinary trial of the same study (same parameters, plus ``recovers``: the number of the trial
+it recovers), so the front, resume, workers and export see it like any other, and the study
+keeps its exact total.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def queue_recovery(study: optuna.Study, config: StudyConfig) -> int | None:
     """Queue the next recovery trial when the study has reached its recovery phase and no
     other trial waits; returns the number of the trial it recovers, or None."""
     trials = study.get_trials(deepcopy=False)
-    phase_starts = config.trials - config.recovery.trials
-    if config.recovery.trials == 0 or counted_trials(trials) < phase_starts:
+    recovering = config.recovery.count(config.trials)
+    if recovering == 0 or counted_trials(trials) < config.trials - recovering:
         return None
     if any(t.state == TrialState.WAITING for t in trials):
         return None

@@ -245,6 +245,9 @@ def _wait_for_definition(study: optuna.Study, timeout_s: float = 30.0) -> dict |
     return stored
 
 
+MAY_CHANGE_ON_RESUME = ("trials", "accuracy_device")
+
+
 def open_study(
     config: StudyConfig,
     storage_url: str | None,
@@ -253,8 +256,9 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or resume it if it exists with the same definition.
 
-    ``trials`` may change between runs (it is the study's total); anything else that changed
-    would make stored results incomparable with new ones, so it is refused. Of several workers
+    ``trials`` (the study's total) and ``accuracy_device`` (where counting runs: the same
+    counts on any device) may change between runs; anything else that changed would make
+    stored results incomparable with new ones, so it is refused. Of several workers
     started at once on a new study, exactly one creates and defines it (the storage decides);
     the others wait for its definition, so the baseline is queued once.
     """
@@ -263,7 +267,8 @@ def open_study(
     sampler = SAMPLERS[config.sampler](config.seed)
     storage = make_storage(storage_url, run_dir, heartbeat)
     definition = dataclasses.asdict(config)
-    del definition["trials"]
+    for key in MAY_CHANGE_ON_RESUME:
+        del definition[key]
     try:
         study = optuna.create_study(
             storage=storage,

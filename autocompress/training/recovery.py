@@ -38,7 +38,7 @@ from autocompress.training.clips import Batch, CurriculumConfig, training_batche
 from autocompress.training.loop import optimize
 from autocompress.training.trainer import label_loss
 
-__all__ = ["distillation_loss", "recover", "video_batches"]
+__all__ = ["distillation_loss", "recover", "reestimate_batch_norms", "video_batches"]
 
 SYNTHETIC = "synthetic"
 _FULL_DIFFICULTY = CurriculumConfig(start=1.0, ramp_steps=1)

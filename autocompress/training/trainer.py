@@ -70,7 +70,7 @@ class StepStats:
 def _soft_period_targets(period: torch.Tensor, classes: int, sigma: float) -> torch.Tensor:
     """Gaussian over period classes around each frame's true period (period p is class p-1)."""
     centres = (period.clamp(min=1) - 1).unsqueeze(-1).float()
-    offsets = torch.arange(classes, dtype=torch.float32) - centres
+    offsets = torch.arange(classes, dtype=torch.float32, device=period.device) - centres
     weights = torch.exp(-0.5 * (offsets / sigma) ** 2)
     return weights / weights.sum(-1, keepdim=True)
 

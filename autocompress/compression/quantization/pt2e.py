@@ -37,17 +37,23 @@ _BATCH_NORMS = (
 _DEQUANTIZE_NAMES = ("dequantize_per_channel", "dequantize_per_tensor", "dequantize_affine")
 
 
+# Loggers that speak while torchao is imported: a line per CUDA extension it cannot load on a
+# CPU-only machine, and a deprecation of how it registers an enum; noise a user cannot act on.
+_IMPORT_NOISE = ("torchao", "torch.utils._pytree")
+
+
 def _torchao_pt2e():
-    """torchao's PT2E entry points, imported on first use: torchao logs a line for each CUDA
-    extension it cannot load on a CPU-only machine, noise a user cannot act on."""
-    quiet = logging.getLogger("torchao")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
+    """torchao's PT2E entry points, imported on first use, quietly."""
+    loggers = [logging.getLogger(name) for name in _IMPORT_NOISE]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
         from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer
     finally:
-        quiet.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
     return prepare_pt2e, convert_pt2e, x86_inductor_quantizer
 
 
