@@ -25,7 +25,7 @@ from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.search.config import resolve_study_config, study_config_from_dict
 from autocompress.search.pareto import baseline_trial, feasible_front, pipeline_summary
 from autocompress.search.runner import run_search
-from autocompress.search.study import is_feasible, load_existing_study, stored_config
+from autocompress.search.study import Feasibility, load_existing_study, stored_config
 
 
 def _row(label: str, trial: optuna.trial.FrozenTrial, base: optuna.trial.FrozenTrial) -> str:
@@ -42,6 +42,7 @@ def report(study: optuna.Study, budget_ms: float, trials_wanted: int) -> str:
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     failed = [t for t in trials if t.state == TrialState.FAIL and "fail_reason" in t.user_attrs]
+    is_feasible = Feasibility.of(study)
     feasible = [t for t in done if is_feasible(t)]
     base = baseline_trial(study)
     if base is None:

@@ -33,8 +33,13 @@ from autocompress.search.config import (
 from autocompress.search.context import build_context, compress
 from autocompress.search.export import export_trial
 from autocompress.search.pareto import _dominates, feasible_front, format_front
-from autocompress.search.runner import is_feasible, run_search
-from autocompress.search.study import counted_trials, load_existing_study, open_study
+from autocompress.search.runner import run_search
+from autocompress.search.study import (
+    Feasibility,
+    counted_trials,
+    load_existing_study,
+    open_study,
+)
 
 TINY_STYLE = SynthStyle(size=(48, 40), frames=(40, 80), periods=(4.0, 12.0))
 
@@ -96,15 +101,34 @@ def test_resume_keeps_finished_trials_and_reaches_the_new_total(finished_study):
 
 def test_changed_definition_is_refused_on_resume(finished_study):
     config, run_dir, _ = finished_study
-    changed = dataclasses.replace(config, budget_ms=5.0)
-    with pytest.raises(UserError, match="budget_ms"):
+    changed = dataclasses.replace(config, space=SpaceConfig(orders=("T",)))
+    with pytest.raises(UserError, match="other settings \\(space\\)"):
         open_study(changed, None, run_dir)
+
+
+def test_a_new_budget_reads_every_measured_trial_again(videos, tmp_path):
+    """`make demo`, then `search --budget-ms 900`: the demo's trials are kept and read with
+    the budget; a budget under them all makes them infeasible, a larger one feasible again."""
+    config = tiny_config(videos, "rebudget", trials=3)
+    first = run_search(config, None, tmp_path, progress=False).study
+    measured = {t.number: t.values for t in _complete(first)}
+    lines = []
+    tight = dataclasses.replace(config, trials=4, budget_ms=0.001)
+    study = run_search(tight, None, tmp_path, progress=False, log=lines.append).study
+    assert any("budget_ms None -> 0.001" in line for line in lines)
+    assert all(study.trials[n].values == values for n, values in measured.items())
+    assert counted_trials(study.trials) == 4 and not feasible_front(study)
+    loose = dataclasses.replace(config, trials=4, budget_ms=1e6)
+    study = run_search(loose, None, tmp_path, progress=False, log=lines.append).study
+    front = feasible_front(study)
+    assert front and {t.number for t in front} <= set(measured)  # the unscored one is not
+    assert not Feasibility.of(study)(study.trials[3])  # measured over 0.001 ms: never counted
 
 
 def test_pareto_front_is_non_dominated_and_feasible(finished_study):
     _, _, study = finished_study
     front = feasible_front(study)
-    assert front and all(is_feasible(t) for t in front)
+    assert front and all(Feasibility.of(study)(t) for t in front)
     for a in front:
         assert not any(_dominates(tuple(b.values), tuple(a.values)) for b in _complete(study))
     table = format_front(study)
@@ -186,7 +210,7 @@ def test_the_last_trials_recover_front_points_and_export_reproduces_them(videos,
     assert counted_trials(study.trials) == 4 and len(trials) == 4
     last = trials[-1]
     target = study.trials[last.user_attrs["recovers"]]
-    assert last.params == target.params and is_feasible(target)
+    assert last.params == target.params and Feasibility.of(study)(target)
     steps = last.user_attrs["pipeline"]["steps"]
     assert steps[:-1] == target.user_attrs["pipeline"]["steps"]
     assert steps[-1] == {"finetune": dataclasses.asdict(recovery.step())}
@@ -222,7 +246,7 @@ def test_over_budget_trials_are_infeasible_and_not_scored(videos, tmp_path):
     trials = _complete(study)
     assert len(trials) == 2
     for trial in trials:
-        assert not is_feasible(trial)
+        assert not Feasibility.of(study)(trial)
         assert trial.constraints["latency_over_budget_ms"] > 0
         assert trial.user_attrs["mae"] is None and trial.user_attrs["seconds"]["accuracy"] < 0.1
     assert feasible_front(study) == []
@@ -248,7 +272,7 @@ def test_latency_and_size_study_counts_no_videos(videos, tmp_path, capsys):
     config = tiny_config(videos, "speed-only", objectives=("latency", "size"), trials=2)
     study = run_search(config, None, tmp_path, progress=False).study
     trials = _complete(study)
-    assert len(trials) == 2 and all(is_feasible(t) for t in trials)
+    assert len(trials) == 2 and all(Feasibility.of(study)(t) for t in trials)
     for trial in trials:
         assert len(trial.values) == 2
         assert trial.user_attrs["mae"] is None and trial.user_attrs["seconds"]["accuracy"] < 0.1
@@ -381,8 +405,8 @@ def test_max_mae_increase_is_a_constraint_against_the_baseline(videos, tmp_path)
     for trial in (baseline, other):
         excess = trial.constraints["mae_over_limit"]
         assert excess == pytest.approx(trial.user_attrs["mae"] - limit)
-        assert is_feasible(trial) == (excess <= 0)
-    assert is_feasible(baseline)
+        assert Feasibility.of(study)(trial) == (excess <= 0)
+    assert Feasibility.of(study)(baseline)
 
 
 def test_each_trial_records_its_speedup_to_a_retimed_baseline(finished_study):

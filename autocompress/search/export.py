@@ -26,7 +26,7 @@ from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.search.context import SearchContext, compress
 from autocompress.search.pareto import feasible_front
-from autocompress.search.study import is_feasible, writable_dir
+from autocompress.search.study import Feasibility, writable_dir
 
 __all__ = [
     "PICKS",
@@ -78,7 +78,7 @@ def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTri
         raise UserError(
             f"trial {number} is {trial.state.name}, not finished{': ' + reason if reason else ''}"
         )
-    if not is_feasible(trial):
+    if not Feasibility.of(study)(trial):
         raise UserError(f"trial {number} is infeasible (over the latency budget or error limit)")
     return trial
 

@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import Pipeline
-from autocompress.search.study import is_feasible
+from autocompress.search.study import Feasibility
 
 __all__ = ["FrontRow", "baseline_trial", "feasible_front", "format_front", "plot_front"]
 
@@ -47,6 +47,7 @@ def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def feasible_front(study: optuna.Study) -> list[FrozenTrial]:
     """Non-dominated feasible trials, fastest first."""
+    is_feasible = Feasibility.of(study)
     feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
     values = {t.number: tuple(t.values) for t in feasible}
     front = [
@@ -115,6 +116,7 @@ def plot_front(study: optuna.Study, png: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    is_feasible = Feasibility.of(study)
     feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
     front = {t.number for t in feasible_front(study)}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))

@@ -24,14 +24,15 @@ from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.search.config import StudyConfig
 from autocompress.search.context import SearchContext, build_context, compress
+from autocompress.search.pareto import feasible_front
 from autocompress.search.recovery import RECOVERS, queue_recovery, with_recovery
 from autocompress.search.study import (
     FAIL_REASON,
     STORAGE_ERRORS,
     WORKER,
+    Feasibility,
     Heartbeat,
     counted_trials,
-    is_feasible,
     open_study,
     recover_interrupted_trials,
     requeue_last_interrupted,
@@ -39,7 +40,7 @@ from autocompress.search.study import (
 )
 from autocompress.spaces.pipeline_space import suggest_pipeline
 
-__all__ = ["SearchOutcome", "TrialFailed", "is_feasible", "run_search", "run_trial"]
+__all__ = ["SearchOutcome", "TrialFailed", "run_search", "run_trial"]
 
 # Error values of a trial whose accuracy was not scored (over budget): what counting nothing
 # scores (MAE 1, OBO 1). Such trials are infeasible, so these never reach the Pareto front.
@@ -128,6 +129,7 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
 
 
 def _best_feasible(study: optuna.Study) -> str:
+    is_feasible = Feasibility.of(study)
     feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
     if not feasible:
         return "none feasible yet"
@@ -177,7 +179,7 @@ def run_search(
     trials live in the storage, and the interrupted one is queued again, so nothing is lost.
     """
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = open_study(config, storage_url, run_dir, heartbeat)
+    study = open_study(config, storage_url, run_dir, heartbeat, log)
     recovered = tuple(recover_interrupted_trials(study))
     if recovered:
         log(f"re-queued trials interrupted by a killed worker: {list(recovered)}")
@@ -195,7 +197,7 @@ def run_search(
         if trial.state == TrialState.FAIL and FAIL_REASON in trial.user_attrs:
             bar.write(f"trial {trial.number} failed: {trial.user_attrs[FAIL_REASON]}")
         bar.n = min(counted_trials(study.get_trials(deepcopy=False)), config.trials)
-        front = len([t for t in study.best_trials if is_feasible(t)])
+        front = len(feasible_front(study))
         bar.set_postfix_str(f"front {front}, {_best_feasible(study)}")
 
     finished = 0

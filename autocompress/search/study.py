@@ -39,9 +39,9 @@ __all__ = [
     "SAMPLERS",
     "STORAGE_ERRORS",
     "WORKER",
+    "Feasibility",
     "Heartbeat",
     "counted_trials",
-    "is_feasible",
     "load_existing_study",
     "make_storage",
     "open_study",
@@ -246,6 +246,9 @@ def _wait_for_definition(study: optuna.Study, timeout_s: float = 30.0) -> dict |
 
 
 MAY_CHANGE_ON_RESUME = ("trials", "accuracy_device")
+# Settings that only decide which measured trials are feasible (:class:`Feasibility`): a study
+# resumes with new ones and reads every trial it has with them.
+READ_SETTINGS = ("budget_ms", "max_mae_increase")
 
 
 def open_study(
@@ -253,14 +256,16 @@ def open_study(
     storage_url: str | None,
     run_dir: Path,
     heartbeat: Heartbeat = Heartbeat(),
+    log: Callable[[str], None] = print,
 ) -> optuna.Study:
     """Create the study, or resume it if it exists with the same definition.
 
     ``trials`` (the study's total) and ``accuracy_device`` (where counting runs: the same
-    counts on any device) may change between runs; anything else that changed would make
-    stored results incomparable with new ones, so it is refused. Of several workers
-    started at once on a new study, exactly one creates and defines it (the storage decides);
-    the others wait for its definition, so the baseline is queued once.
+    counts on any device) may change between runs, and the limits of :data:`READ_SETTINGS`
+    (which then become the study's: its trials are read with them); anything else that
+    changed would make stored results incomparable with new ones, so it is refused. Of several
+    workers started at once on a new study, exactly one creates and defines it (the storage
+    decides); the others wait for its definition, so the baseline is queued once.
     """
     if config.sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {config.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
@@ -284,8 +289,25 @@ def open_study(
     if stored is None:
         _define(study, config, definition)
     elif stored != json.loads(json.dumps(definition)):
-        _refuse_other_definition(config.name, definition, stored)
+        changed = _changed(definition, stored)
+        if not changed <= set(READ_SETTINGS):
+            _refuse_other_definition(config.name, definition, stored)
+        study.set_user_attr("config", json.dumps(definition))
+        for key in sorted(changed):
+            log(
+                f"study {config.name!r}: {key} {stored[key]} -> {definition[key]}; its measured "
+                "trials are kept and read with it"
+            )
     return study
+
+
+def _changed(definition: dict, stored: dict) -> set[str]:
+    """Keys whose value differs; a key the stored definition lacks counts as changed."""
+    return {
+        key
+        for key in definition
+        if key not in stored or json.dumps(definition[key]) != json.dumps(stored[key])
+    }
 
 
 def _refuse_other_definition(name: str, definition: dict, stored: dict) -> None:
@@ -297,7 +319,7 @@ def _refuse_other_definition(name: str, definition: dict, stored: dict) -> None:
             f"{', '.join(newer)} setting and measured differently: start a new study "
             "with another --study name (or another --run-dir)"
         )
-    changed = sorted(k for k in definition if json.dumps(definition[k]) != json.dumps(stored[k]))
+    changed = sorted(_changed(definition, stored) - set(READ_SETTINGS))
     raise UserError(
         f"study {name!r} exists with other settings ({', '.join(changed)}); "
         "use the same ones to resume, or another --study name"
@@ -378,9 +400,42 @@ def requeue_last_interrupted(study: optuna.Study) -> None:
         requeue(study, last)
 
 
-def is_feasible(trial: FrozenTrial) -> bool:
-    """Finished within the study's constraints (latency budget, accuracy limit)."""
-    return trial.state == TrialState.COMPLETE and all(c <= 0 for c in trial.constraints.values())
+@dataclass(frozen=True)
+class Feasibility:
+    """Which finished trials are feasible, read from their stored measurements and the study's
+    current limits: a budget changed on resume re-reads every trial already measured."""
+
+    budget_ms: float | None = None
+    max_mae_increase: float | None = None
+    baseline_mae: float | None = None
+    scores_accuracy: bool = True
+
+    @classmethod
+    def of(cls, study: optuna.Study) -> Feasibility:
+        config = stored_config(study) or {}
+        objectives = config.get("objectives", ["mae"])
+        limit = config.get("max_mae_increase")
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        baseline = next((t for t in done if t.user_attrs.get("baseline")), None)
+        return cls(
+            budget_ms=config.get("budget_ms"),
+            max_mae_increase=limit,
+            baseline_mae=baseline.user_attrs.get("mae") if baseline else None,
+            scores_accuracy=bool({"mae", "obo"} & set(objectives)) or limit is not None,
+        )
+
+    def __call__(self, trial: FrozenTrial) -> bool:
+        if trial.state != TrialState.COMPLETE:
+            return False
+        attrs = trial.user_attrs
+        if self.budget_ms is not None and attrs["latency_ms"] > self.budget_ms:
+            return False
+        mae = attrs.get("mae")
+        if self.scores_accuracy and mae is None:
+            return False  # over an earlier, smaller budget: never counted
+        if self.max_mae_increase is None:
+            return True
+        return self.baseline_mae is not None and mae <= self.baseline_mae + self.max_mae_increase
 
 
 def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> int:
