@@ -222,6 +222,19 @@ def test_the_last_trials_recover_front_points_and_export_reproduces_them(videos,
     assert counted_trials(again.trials) == 4
 
 
+def test_warm_start_trials_follow_the_baseline_once(videos, tmp_path):
+    space = SpaceConfig(orders=("P", "T"), prune_ratio=(0.1, 0.5))
+    config = tiny_config(videos, "warm", trials=4, space=space)
+    study = run_search(config, None, tmp_path, progress=False).study
+    warm = [t for t in study.trials if t.user_attrs.get("warm_start")]
+    assert [t.number for t in warm] == [1, 2, 3]  # P 25 %, P 40 %, the largest layer factorised
+    assert [t.params["order"] for t in warm] == ["P", "P", "T"]
+    assert [t.params["prune.temporal_conv"] for t in warm[:2]] == [0.25, 0.4]
+    resumed = run_search(dataclasses.replace(config, trials=5), None, tmp_path, progress=False)
+    again = [t for t in resumed.study.trials if t.user_attrs.get("warm_start")]
+    assert [t.number for t in again] == [1, 2, 3] and counted_trials(resumed.study.trials) == 5
+
+
 def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monkeypatch):
     real_compress = runner.compress
     calls = []

@@ -170,6 +170,8 @@ class StudyConfig:
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    # After the baseline, run a few pipelines known to do well (autocompress.search.warm_start).
+    warm_start: bool = True
 
     def __post_init__(self) -> None:
         unknown = [o for o in self.objectives if o not in OBJECTIVES]

@@ -38,6 +38,7 @@ from autocompress.search.study import (
     requeue_last_interrupted,
     worker_id,
 )
+from autocompress.search.warm_start import queue_warm_start
 from autocompress.spaces.pipeline_space import suggest_pipeline
 
 __all__ = ["SearchOutcome", "TrialFailed", "run_search", "run_trial"]
@@ -179,11 +180,13 @@ def run_search(
     trials live in the storage, and the interrupted one is queued again, so nothing is lost.
     """
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = open_study(config, storage_url, run_dir, heartbeat, log)
+    study, created = open_study(config, storage_url, run_dir, heartbeat, log)
     recovered = tuple(recover_interrupted_trials(study))
     if recovered:
         log(f"re-queued trials interrupted by a killed worker: {list(recovered)}")
     context = build_context(config, run_dir, study)
+    if created and config.warm_start:
+        queue_warm_start(study, context.model, context.catalog, config.space)
     done_before = counted_trials(study.get_trials(deepcopy=False))
     bar = tqdm(
         total=config.trials,

@@ -257,8 +257,9 @@ def open_study(
     run_dir: Path,
     heartbeat: Heartbeat = Heartbeat(),
     log: Callable[[str], None] = print,
-) -> optuna.Study:
-    """Create the study, or resume it if it exists with the same definition.
+) -> tuple[optuna.Study, bool]:
+    """Create the study, or resume it if it exists with the same definition; the flag says
+    whether this call created it.
 
     ``trials`` (the study's total) and ``accuracy_device`` (where counting runs: the same
     counts on any device) may change between runs, and the limits of :data:`READ_SETTINGS`
@@ -288,7 +289,8 @@ def open_study(
         stored = None
     if stored is None:
         _define(study, config, definition)
-    elif stored != json.loads(json.dumps(definition)):
+        return study, True
+    if stored != json.loads(json.dumps(definition)):
         changed = _changed(definition, stored)
         if not changed <= set(READ_SETTINGS):
             _refuse_other_definition(config.name, definition, stored)
@@ -298,7 +300,7 @@ def open_study(
                 f"study {config.name!r}: {key} {stored[key]} -> {definition[key]}; its measured "
                 "trials are kept and read with it"
             )
-    return study
+    return study, False
 
 
 def _changed(definition: dict, stored: dict) -> set[str]:
@@ -413,7 +415,7 @@ class Feasibility:
     @classmethod
     def of(cls, study: optuna.Study) -> Feasibility:
         config = stored_config(study) or {}
-        objectives = config.get("objectives", ["mae"])
+        objectives = config.get("objectives", [])
         limit = config.get("max_mae_increase")
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         baseline = next((t for t in done if t.user_attrs.get("baseline")), None)

@@ -26,7 +26,7 @@ from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.tensorize import factor_names
 from autocompress.search.config import SpaceConfig
 
-__all__ = ["LayerCatalog", "suggest_pipeline"]
+__all__ = ["LayerCatalog", "PipelinePoint", "params_of", "suggest_pipeline"]
 
 SKIP, FRACTION, VBMF = "skip", "fraction", "vbmf"
 
@@ -141,3 +141,54 @@ def suggest_pipeline(trial: optuna.Trial, catalog: LayerCatalog, space: SpaceCon
             if layers:
                 steps.append(QuantizeStep(layers=layers, backend=catalog.quantize_backend))
     return Pipeline(steps=steps)
+
+
+@dataclass(frozen=True)
+class PipelinePoint:
+    """A pipeline written in the space's terms, to enqueue as a trial (:func:`params_of`):
+    ratios per prune group (absent: the lower bound), ranks per decomposable layer (a fraction
+    or ``vbmf``; absent: skipped) and the SQNR threshold of quantization."""
+
+    order: str
+    prune: dict[str, float] | None = None
+    ranks: dict[str, float | str] | None = None
+    method: str = "tucker"
+    sqnr_threshold_db: float = 30.0
+
+
+def params_of(point: PipelinePoint, catalog: LayerCatalog, space: SpaceConfig) -> dict | None:
+    """The trial parameters :func:`suggest_pipeline` turns into ``point``'s pipeline, clipped
+    to the space's bounds; None when the space cannot express it (an order or method it
+    leaves out)."""
+    if point.order not in space.orders or (
+        "T" in point.order and point.method not in space.tensorize_methods
+    ):
+        return None
+    params: dict[str, object] = {"order": point.order}
+    if "P" in point.order:
+        low, high = space.prune_ratio
+        ratios = point.prune or {}
+        for group in catalog.prune_groups:
+            params[f"prune.{group}"] = min(max(ratios.get(group, low), low), high)
+    if "T" in point.order:
+        params["tensorize.method"] = point.method
+        ranks = point.ranks or {}
+        for layer in catalog.decomposable:
+            rank = ranks.get(layer)
+            if rank == VBMF and space.allow_vbmf:
+                params[f"tensorize.{layer}"] = VBMF
+            elif isinstance(rank, float):
+                low, high = space.rank_fraction
+                params[f"tensorize.{layer}"] = FRACTION
+                params[f"rank.{layer}"] = min(max(rank, low), high)
+            else:
+                params[f"tensorize.{layer}"] = SKIP
+    if "Q" in point.order:
+        if space.quantize_by == "sqnr":
+            low, high = space.sqnr_threshold_db
+            params["quantize.sqnr_threshold_db"] = min(max(point.sqnr_threshold_db, low), high)
+        else:
+            for layer in catalog.quantizable:
+                chosen = catalog.sqnr_db.get(layer, 0.0) >= point.sqnr_threshold_db
+                params[f"quantize.{layer}"] = chosen
+    return params

@@ -1,0 +1,64 @@
+"""Warm start: known-good pipelines written in the space's terms replay exactly, and a study
+queues them once, right after its baseline."""
+
+import optuna
+import pytest
+import torch
+
+from autocompress.compression import PruneStep, QuantizeStep, TensorizeStep
+from autocompress.models.repnet import build_repnet
+from autocompress.search.config import SpaceConfig
+from autocompress.search.warm_start import warm_start_points
+from autocompress.spaces.pipeline_space import (
+    LayerCatalog,
+    PipelinePoint,
+    params_of,
+    suggest_pipeline,
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_repnet("repnet-s").eval()
+
+
+def _catalog(model, space):
+    sqnr = {name: 20.0 + i for i, name in enumerate(LayerCatalog.of(model, space, {}).quantizable)}
+    return LayerCatalog.of(model, space, sqnr)
+
+
+def test_a_point_replays_as_the_pipeline_it_describes(model):
+    space = SpaceConfig()
+    catalog = _catalog(model, space)
+    group, layer = catalog.prune_groups[0], catalog.decomposable[-1]
+    point = PipelinePoint("PTQ", prune={group: 0.3}, ranks={layer: 0.2}, sqnr_threshold_db=40.0)
+    pipeline = suggest_pipeline(
+        optuna.trial.FixedTrial(params_of(point, catalog, space)), catalog, space
+    )
+    prune, tensorize, quantize = pipeline.steps
+    assert isinstance(prune, PruneStep) and prune.ratios[group] == 0.3
+    assert set(prune.ratios.values()) == {0.3, space.prune_ratio[0]}
+    assert isinstance(tensorize, TensorizeStep) and tensorize.ranks == {layer: 0.2}
+    above = [n for n in catalog.quantizable if catalog.sqnr_db[n] >= 40.0]
+    assert isinstance(quantize, QuantizeStep) and len(quantize.layers) >= len(above) > 0
+
+
+def test_points_are_clipped_to_the_space_or_left_out(model):
+    space = SpaceConfig(orders=("P",), prune_ratio=(0.1, 0.2))
+    catalog = _catalog(model, space)
+    params = params_of(
+        PipelinePoint("P", prune=dict.fromkeys(catalog.prune_groups, 0.6)), catalog, space
+    )
+    assert {params[f"prune.{g}"] for g in catalog.prune_groups} == {0.2}
+    assert params_of(PipelinePoint("T", ranks={}), catalog, space) is None
+
+
+def test_the_warm_start_points_all_replay_on_repnet(model):
+    space = SpaceConfig()
+    catalog = _catalog(model, space)
+    points = warm_start_points(model, catalog)
+    assert [p.order for p in points] == ["P", "P", "PQ", "T", "PT", "PTQ"]
+    for point in points:
+        trial = optuna.trial.FixedTrial(params_of(point, catalog, space))
+        assert suggest_pipeline(trial, catalog, space).steps
