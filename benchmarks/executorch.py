@@ -27,7 +27,6 @@ import argparse
 import copy
 import os
 import shlex
-import statistics
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from report import machine_line, weights_line
+from report import machine_line, time_in_turns, weights_line
 from torch import nn
 
 from autocompress.backends import ARTIFACT_FORMATS
@@ -267,27 +266,6 @@ def build(
 
 
 @torch.no_grad()
-def time_in_turns(
-    runs: dict, example: torch.Tensor, warmup: int, rounds: int, per_round: int
-) -> dict[tuple[str, str], tuple[float, float]]:
-    """Median and interquartile range (ms) of every runner, timed in turns round after round."""
-    for runner in runs.values():
-        for _ in range(warmup):
-            runner(example)
-    samples: dict = {key: [] for key in runs}
-    for _ in range(rounds):
-        for key, runner in runs.items():
-            for _ in range(per_round):
-                started = time.perf_counter()
-                runner(example)
-                samples[key].append((time.perf_counter() - started) * 1e3)
-    result = {}
-    for key, values in samples.items():
-        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        result[key] = (statistics.median(values), q3 - q1)
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="repnet-s")

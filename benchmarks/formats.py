@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import time
 import warnings
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import torch
 from case_study import videos
-from report import header, weights_line
+from report import header, time_in_turns, weights_line
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression.recipes import CaseStudyRecipe, apply_recipe
@@ -86,28 +85,6 @@ def runners(model: torch.nn.Module, example: torch.Tensor, aoti: bool) -> dict:
 def _built(fmt, model, example) -> tuple[Callable, int]:
     data = fmt.serialize(model, example)
     return fmt.load(data), len(data)
-
-
-@torch.no_grad()
-def time_in_turns(
-    runs: dict[str, Callable], example: torch.Tensor, warmup: int, rounds: int, per_round: int
-) -> dict[str, tuple[float, float]]:
-    """Median and interquartile range (ms) of every runner, timed in turns."""
-    for runner in runs.values():
-        for _ in range(warmup):
-            runner(example)
-    samples: dict[str, list[float]] = {key: [] for key in runs}
-    for _ in range(rounds):
-        for key, runner in runs.items():
-            for _ in range(per_round):
-                started = time.perf_counter()
-                runner(example)
-                samples[key].append((time.perf_counter() - started) * 1e3)
-    result = {}
-    for key, values in samples.items():
-        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        result[key] = (statistics.median(values), q3 - q1)
-    return result
 
 
 def measure_preset(

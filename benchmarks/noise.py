@@ -13,8 +13,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from formats import time_in_turns
-from report import header
+from report import header, time_in_turns
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression.calibration import random_clips

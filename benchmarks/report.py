@@ -7,7 +7,10 @@ import hashlib
 import os
 import platform
 import shlex
+import statistics
 import sys
+import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import torch
@@ -40,3 +43,26 @@ def weights_line(preset: str, weights: str | None) -> str:
         return "random init"
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
     return f"`{path}` (sha256 {digest}...)"
+
+
+@torch.no_grad()
+def time_in_turns(
+    runs: dict[Hashable, Callable], example: torch.Tensor, warmup: int, rounds: int, per_round: int
+) -> dict[Hashable, tuple[float, float]]:
+    """Median and interquartile range (ms) of every runner, warmed up, then timed in turns
+    round after round, so that drift of a shared machine hits them alike."""
+    for runner in runs.values():
+        for _ in range(warmup):
+            runner(example)
+    samples: dict[Hashable, list[float]] = {key: [] for key in runs}
+    for _ in range(rounds):
+        for key, runner in runs.items():
+            for _ in range(per_round):
+                started = time.perf_counter()
+                runner(example)
+                samples[key].append((time.perf_counter() - started) * 1e3)
+    result = {}
+    for key, values in samples.items():
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        result[key] = (statistics.median(values), q3 - q1)
+    return result
