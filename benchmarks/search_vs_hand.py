@@ -21,7 +21,7 @@ from pathlib import Path
 
 from report import header, weights_line
 
-from autocompress.compression import Pipeline
+from autocompress.compression import FinetuneStep, Pipeline
 from autocompress.compression.recipes import apply_recipe
 from autocompress.evaluators.cost import Metrics
 from autocompress.search.config import resolve_study_config
@@ -144,7 +144,10 @@ def main() -> None:
         shown.setdefault(target.number, target)
     models = {"baseline": context.model, "hand": hand_model, "hand+": recovered_model}
     for number, trial in shown.items():
-        pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
+        # Timing needs the architecture only: a finetune step changes weights, not latency,
+        # so recovered points are rebuilt without it (minutes each on a CPU).
+        steps = Pipeline.from_dict(trial.user_attrs["pipeline"]).steps
+        pipeline = Pipeline([s for s in steps if not isinstance(s, FinetuneStep)])
         models[number], _ = compress(
             context.model, pipeline, context.calibration, config.accuracy_device
         )
