@@ -93,7 +93,9 @@ def _batch_norms_as_affine(graph_module: GraphModule) -> None:
         if node.op != "call_function" or node.target not in _BATCH_NORMS:
             continue
         if node.target == aten.batch_norm.default:
-            x, weight, bias, mean, var, _training, _momentum, eps = node.args[:8]
+            x, weight, bias, mean, var, training, _momentum, eps = node.args[:8]
+            if training:
+                continue  # batch statistics: not an affine map
             output = node
         else:
             x, weight, bias, mean, var, _momentum, eps = node.args[:7]
