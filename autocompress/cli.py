@@ -331,7 +331,8 @@ def _cmd_search(args: argparse.Namespace) -> None:
     outcome = run_search(
         config, args.storage, args.run_dir, progress=not args.no_progress, heartbeat=heartbeat
     )
-    print(f"\n{outcome.finished_here} trials run here; feasible Pareto front:")
+    noun = "trial" if outcome.finished_here == 1 else "trials"
+    print(f"\n{outcome.finished_here} {noun} run here; feasible Pareto front:")
     print(format_front(outcome.study))
 
 
