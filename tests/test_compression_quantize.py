@@ -7,13 +7,11 @@ from autocompress.analysis.sqnr import layer_sqnr, layers_above
 from autocompress.compression import PipelineError, QuantizeStep, apply, quantizable_layers
 from autocompress.compression.calibration import random_clips
 from autocompress.compression.quantization.fx import is_quantized
-from autocompress.models.repnet import build_repnet
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return build_repnet("repnet-s").eval()
+def model(random_repnet_s):
+    return random_repnet_s
 
 
 @pytest.fixture(scope="module")

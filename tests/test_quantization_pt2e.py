@@ -12,16 +12,14 @@ from autocompress.compression.calibration import random_clips
 from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.quantization.pt2e import layer_nodes
 from autocompress.errors import UserError
-from autocompress.models.repnet import build_repnet
 from autocompress.search.config import StudyConfig
 
 SELECTED = ["encoder.stages.1.blocks.0.conv2", "encoder.stem.conv", "periodicity_head.fc1"]
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return build_repnet("repnet-s").eval()
+def model(random_repnet_s):
+    return random_repnet_s
 
 
 @pytest.fixture(scope="module")
