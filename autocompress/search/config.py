@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 OBJECTIVES = ("latency", "size", "mae", "obo")
+LAYOUTS = ("compact", "per_layer")  # autocompress.spaces
 ORDERS = ("", "P", "T", "Q", "PT", "TP", "PQ", "TQ", "PTQ", "TPQ")
 # Shipped as package data, so an installed wheel finds them from any directory.
 BUILTIN_STUDIES_DIR = Path(__file__).resolve().parents[1] / "studies"
@@ -113,7 +114,10 @@ class RecoveryConfig:
 class SpaceConfig:
     """Bounds of the search space; a study file narrows or widens them."""
 
-    orders: tuple[str, ...] = ORDERS
+    # The empty order is allowed (it re-measures the baseline) but not the default: every
+    # study already times and scores the uncompressed model as its first trial.
+    orders: tuple[str, ...] = ORDERS[1:]
+    layout: str = "compact"  # or "per_layer" (autocompress.spaces)
     prune_groups: tuple[str, ...] | None = None  # None: every prunable group of the model
     prune_ratio: tuple[float, float] = (0.0, 0.7)
     prune_round_to: int | None = None
@@ -138,6 +142,8 @@ class SpaceConfig:
             raise UserError(f"space.prune_ratio must lie in [0, 1), got {self.prune_ratio}")
         if not (self.rank_fraction[0] > 0 and self.rank_fraction[1] <= 1):
             raise UserError(f"space.rank_fraction must lie in (0, 1], got {self.rank_fraction}")
+        if self.layout not in LAYOUTS:
+            raise UserError(f"space.layout: {self.layout!r}; choose from {', '.join(LAYOUTS)}")
         if self.quantize_by not in ("sqnr", "layer"):
             raise UserError(
                 f"space.quantize_by must be 'sqnr' or 'layer', got {self.quantize_by!r}"

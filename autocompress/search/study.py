@@ -89,7 +89,12 @@ def worker_id() -> str:
 
 # Constraints are set on each trial (``Trial.set_constraint``); the samplers read them there.
 SAMPLERS: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
-    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True),
+    # group=True models the conditional space (each order has its own parameters) jointly per
+    # group; without it multivariate TPE falls back to independent sampling, since the baseline
+    # trial has no parameters and empties the intersection of every trial's space.
+    "tpe": lambda seed: optuna.samplers.TPESampler(
+        seed=seed, multivariate=True, group=True, constant_liar=True
+    ),
     "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
     "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
     "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
@@ -270,7 +275,9 @@ def open_study(
     """
     if config.sampler not in SAMPLERS:
         raise UserError(f"unknown sampler {config.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
-    sampler = SAMPLERS[config.sampler](config.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # TPE's group option
+        sampler = SAMPLERS[config.sampler](config.seed)
     storage = make_storage(storage_url, run_dir, heartbeat)
     definition = dataclasses.asdict(config)
     for key in MAY_CHANGE_ON_RESUME:

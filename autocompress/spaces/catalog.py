@@ -1,0 +1,84 @@
+"""What a model offers each technique, and pipelines written in a space's own terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from autocompress.compression import decomposable_layers, prunable_groups, quantizable_layers
+from autocompress.compression.quantization import quantization_backend
+from autocompress.compression.tensorize import factor_names
+from autocompress.search.config import SpaceConfig
+
+__all__ = ["FRACTION", "SKIP", "VBMF", "LayerCatalog", "PipelinePoint"]
+
+SKIP, FRACTION, VBMF = "skip", "fraction", "vbmf"
+
+
+@dataclass(frozen=True)
+class LayerCatalog:
+    """What the uncompressed model offers each technique; computed once per study."""
+
+    prune_groups: tuple[str, ...]  # in the model's order, input side first
+    decomposable: tuple[str, ...]
+    quantizable: tuple[str, ...]
+    sqnr_db: dict[str, float]  # per quantizable layer, from a fully quantized copy
+    factors: dict[tuple[str, str], tuple[str, ...]]  # (layer, method) -> names after factoring
+    quantize_backend: str = "fx"  # decides which layers are quantizable
+    largest_first: tuple[str, ...] = ()  # decomposable layers by parameter count, descending
+
+    @classmethod
+    def of(
+        cls,
+        model: nn.Module,
+        space: SpaceConfig,
+        sqnr_db: dict[str, float],
+        quantize_backend: str = "fx",
+    ) -> LayerCatalog:
+        def narrowed(available: list[str], wanted: tuple[str, ...] | None, what: str):
+            if wanted is None:
+                return tuple(available)
+            unknown = [name for name in wanted if name not in available]
+            if unknown:
+                raise ValueError(f"space.{what}: {unknown[0]!r} is not one of {available}")
+            return wanted
+
+        decomposable = narrowed(
+            decomposable_layers(model), space.tensorize_layers, "tensorize_layers"
+        )
+        factors = {
+            (layer, method): tuple(factor_names(layer, model.get_submodule(layer), method))
+            for layer in decomposable
+            for method in space.tensorize_methods
+        }
+        sizes = {
+            name: sum(p.numel() for p in model.get_submodule(name).parameters())
+            for name in decomposable
+        }
+        return cls(
+            prune_groups=narrowed(list(prunable_groups(model)), space.prune_groups, "prune_groups"),
+            decomposable=decomposable,
+            quantizable=tuple(
+                name
+                for name in quantizable_layers(model)
+                if quantization_backend(quantize_backend).can_quantize(model.get_submodule(name))
+            ),
+            sqnr_db=sqnr_db,
+            factors=factors,
+            quantize_backend=quantize_backend,
+            largest_first=tuple(sorted(decomposable, key=lambda name: -sizes[name])),
+        )
+
+
+@dataclass(frozen=True)
+class PipelinePoint:
+    """A pipeline written in the space's terms, to enqueue as a trial (``params_of``): ratios
+    per prune group (absent: the lower bound), ranks per decomposable layer (a fraction or
+    ``vbmf``; absent: skipped) and the SQNR threshold of quantization."""
+
+    order: str
+    prune: dict[str, float] | None = None
+    ranks: dict[str, float | str] | None = None
+    method: str = "tucker"
+    sqnr_threshold_db: float = 30.0
