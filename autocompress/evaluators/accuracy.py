@@ -20,10 +20,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from autocompress.data.quva import QuvaDataset, Subset
+from autocompress.data.quva import QuvaDataset, Subset, VideoItem
 from autocompress.models.counting import CountingConfig, count_video
 
-__all__ = ["AccuracyReport", "VideoCount", "evaluate_counts", "mae_obo", "runs_on_accelerator"]
+__all__ = [
+    "AccuracyReport",
+    "VideoCount",
+    "count_videos",
+    "evaluate_counts",
+    "mae_obo",
+    "runs_on_accelerator",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,11 @@ class AccuracyReport:
     obo: float
     n_videos: int
     videos: tuple[VideoCount, ...]
+
+    @classmethod
+    def of(cls, counts: Sequence[VideoCount]) -> AccuracyReport:
+        mae, obo = mae_obo([v.true for v in counts], [v.pred for v in counts])
+        return cls(mae, obo, len(counts), tuple(counts))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +94,29 @@ def _inference_mode(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+def count_videos(
+    model: torch.nn.Module,
+    dataset: QuvaDataset,
+    items: Sequence[VideoItem],
+    counting: CountingConfig = CountingConfig(),
+    progress: bool = True,
+    image_size: int | None = None,
+    device: str = "cpu",
+) -> tuple[VideoCount, ...]:
+    """Count ``items`` of ``dataset`` with ``model`` (see :func:`evaluate_counts`)."""
+    size = image_size or model.config.image_size
+    counted: list[VideoCount] = []
+    target = torch.device(device if runs_on_accelerator(model) else "cpu")
+    if target.type != "cpu":
+        model = copy.deepcopy(model).to(target)
+    with _inference_mode(model):
+        for item in tqdm(items, desc="counting", unit="video", disable=not progress):
+            frames = dataset.frames(item, size).to(target)
+            raw = count_video(model, frames, counting).count
+            counted.append(VideoCount(item.name, item.count, round(raw), raw))
+    return tuple(counted)
+
+
 def evaluate_counts(
     model: torch.nn.Module,
     dataset: QuvaDataset,
@@ -98,16 +133,7 @@ def evaluate_counts(
     CPU kernels only and count on the CPU. Raises :class:`UnreadableVideo` (a
     :class:`UserError`) for a video that does not decode, rather than scoring the others alone.
     """
-    size = image_size or model.config.image_size
     items = dataset.select(subset)
-    counted: list[VideoCount] = []
-    target = torch.device(device if runs_on_accelerator(model) else "cpu")
-    if target.type != "cpu":
-        model = copy.deepcopy(model).to(target)
-    with _inference_mode(model):
-        for item in tqdm(items, desc="counting", unit="video", disable=not progress):
-            frames = dataset.frames(item, size).to(target)
-            raw = count_video(model, frames, counting).count
-            counted.append(VideoCount(item.name, item.count, round(raw), raw))
-    mae, obo = mae_obo([v.true for v in counted], [v.pred for v in counted])
-    return AccuracyReport(mae, obo, len(counted), tuple(counted))
+    return AccuracyReport.of(
+        count_videos(model, dataset, items, counting, progress, image_size, device)
+    )

@@ -5,27 +5,34 @@ back from its serialized bytes and prepared as its runtime prepares it: for Torc
 CPU, frozen and optimised for inference), not on the Python model it came from. A model over
 the latency budget is not scored for accuracy: its trial is infeasible whatever its error,
 and counting videos is the most expensive part of a trial. Neither is a model of a study that
-optimises latency and size only (random weights, say, whose counts mean nothing).
+optimises latency and size only (random weights, say, whose counts mean nothing). With
+``screen_videos``, the first videos are counted, and the rest only if the caller's
+``worth_finishing`` says the trial could still matter (autocompress.search.screening).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
 from autocompress.backends import ArtifactFormat
 from autocompress.backends.command_latency import CommandTimer
-from autocompress.data.quva import QuvaDataset
-from autocompress.evaluators.accuracy import AccuracyReport, evaluate_counts
+from autocompress.data.quva import QuvaDataset, VideoItem
+from autocompress.evaluators.accuracy import AccuracyReport, VideoCount, count_videos
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.latency import Timing, TimingProtocol, measure
 from autocompress.evaluators.size import MIB
 from autocompress.models.counting import CountingConfig
 
-__all__ = ["CostEvaluator", "Metrics"]
+__all__ = ["CostEvaluator", "Metrics", "WorthFinishing"]
+
+# (latency ms, size MiB, the videos counted so far, how many the full set has) -> go on?
+WorthFinishing = Callable[[float, float, tuple[VideoCount, ...], int], bool]
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Metrics:
     mae: float | None  # None: not scored (over the latency budget, or accuracy not wanted)
     obo: float | None
     seconds: dict[str, float]  # wall time of each phase: artifact, latency, accuracy
+    screened: AccuracyReport | None = None  # the videos counted before stopping early
 
     @property
     def scored(self) -> bool:
@@ -58,6 +66,7 @@ class CostEvaluator:
     counting: CountingConfig = CountingConfig()
     scores_accuracy: bool = True
     accuracy_device: str = "cpu"  # where videos are counted; latency stays with the artifact
+    screen_videos: int | None = None  # counted first; None: all videos at once
 
     def artifact(self, model: torch.nn.Module) -> bytes:
         """The deployable artifact's bytes (their length is the model size)."""
@@ -78,41 +87,66 @@ class CostEvaluator:
         with self.lock.exclusive():
             return measure(lambda: runner(self.example), protocol)
 
-    def accuracy(self, model: torch.nn.Module) -> AccuracyReport:
-        return evaluate_counts(
+    def accuracy(
+        self,
+        model: torch.nn.Module,
+        worth_finishing: Callable[[tuple[VideoCount, ...], int], bool] | None = None,
+    ) -> tuple[AccuracyReport, bool]:
+        """The model's report and whether it covers every video: with ``worth_finishing``,
+        the first ``screen_videos`` are counted, and the others only if it says so."""
+        items = self.dataset.select(self.subset)
+        first = len(items)
+        if worth_finishing is not None and self.screen_videos is not None:
+            first = min(self.screen_videos, len(items))
+        counts = self._count(model, items[:first])
+        if first < len(items):
+            if not worth_finishing(counts, len(items)):
+                return AccuracyReport.of(counts), False
+            counts += self._count(model, items[first:])
+        return AccuracyReport.of(counts), True
+
+    def _count(
+        self, model: torch.nn.Module, items: tuple[VideoItem, ...]
+    ) -> tuple[VideoCount, ...]:
+        return count_videos(
             model,
             self.dataset,
-            self.subset,
+            items,
             self.counting,
             progress=False,
             image_size=self.image_size,
             device=self.accuracy_device,
         )
 
-    def __call__(self, model: torch.nn.Module) -> Metrics:
+    def __call__(
+        self, model: torch.nn.Module, worth_finishing: WorthFinishing | None = None
+    ) -> Metrics:
         started = time.perf_counter()
         with self.lock.shared():
             data = self.artifact(model)
         built = time.perf_counter()
         timing = self.latency(data)
         timed = time.perf_counter()
-        mae = obo = None
+        size_mib = len(data) / MIB
+        report, complete, screened = None, False, None
         within_budget = self.budget_ms is None or timing.median_ms <= self.budget_ms
         if self.scores_accuracy and within_budget:
+            go_on = worth_finishing and partial(worth_finishing, timing.median_ms, size_mib)
             # The eager model computes the artifact's function (tests check this) without
             # TorchScript re-specialising for every new batch shape of the counting.
             with self.lock.shared():
-                report = self.accuracy(model)
-            mae, obo = report.mae, report.obo
+                report, complete = self.accuracy(model, go_on)
+            screened = None if complete else report
         return Metrics(
             latency_ms=timing.median_ms,
             latency_spread_ms=timing.spread_ms,
-            size_mib=len(data) / MIB,
-            mae=mae,
-            obo=obo,
+            size_mib=size_mib,
+            mae=report.mae if complete else None,
+            obo=report.obo if complete else None,
             seconds={
                 "artifact": built - started,
                 "latency": timed - built,
                 "accuracy": time.perf_counter() - timed,
             },
+            screened=screened,
         )

@@ -52,6 +52,9 @@ class DataConfig:
     synthetic_videos: int | None = 16  # None: this study needs real videos (``path``)
     synthetic_seed: int = 1000  # never used by training (training seeds are < 1000)
     subset: int | None = None  # score only the first N videos (cheap estimate)
+    # Counted first; the rest only for a trial that could still reach the front
+    # (autocompress.search.screening). None: every trial counts every video.
+    screen_videos: int | None = 4
     calibration_clips: int = 8  # clips cut from the videos for static quantization
 
 
@@ -78,17 +81,17 @@ class LatencyConfig:
 
 # Share of a study's trials that recover front points when ``recovery.trials`` is not given:
 # 16 of 200, none of a 12-trial demo.
-AUTO_RECOVERY_SHARE = 0.08
+AUTO_RECOVERY_SHARE = 0.02
 
 
 @dataclass(frozen=True)
 class RecoveryConfig:
     """The study's last ``trials`` trials distil the most promising points found before them
-    (autocompress.search.recovery); the rest are scored raw. ``trials`` None: 8 % of the
+    (autocompress.search.recovery); the rest are scored raw. ``trials`` None: 2 % of the
     study's trials, rounded down."""
 
     trials: int | None = None
-    steps: int = 300
+    steps: int = 150
     data: str = "synthetic"  # or a folder of videos (no annotations needed)
     learning_rate: float = 3e-4
 

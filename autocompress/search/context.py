@@ -124,7 +124,7 @@ class SearchContext:
     def baseline_mae(self) -> float:
         """MAE of the uncompressed model, for the optional accuracy constraint."""
         if self._baseline_mae is None:
-            self._baseline_mae = self.evaluator.accuracy(self.model).mae
+            self._baseline_mae = self.evaluator.accuracy(self.model)[0].mae
         return self._baseline_mae
 
 
@@ -164,5 +164,6 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
         scores_accuracy=bool({"mae", "obo"} & set(config.objectives))
         or config.max_mae_increase is not None,
         accuracy_device=config.accuracy_device,
+        screen_videos=config.data.screen_videos,
     )
     return SearchContext(config, model, source, calibration, catalog, evaluator)

@@ -25,6 +25,7 @@ from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.search.context import SearchContext, compress
+from autocompress.search.latency_prediction import PREDICTED_MS
 from autocompress.search.pareto import feasible_front
 from autocompress.search.study import Feasibility, writable_dir
 
@@ -73,10 +74,21 @@ def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTri
         last = max(trials) if trials else None
         raise UserError(f"study {study.study_name!r} has no trial {number} (last: {last})")
     trial = trials[number]
+    if PREDICTED_MS in trial.user_attrs:
+        raise UserError(
+            f"trial {number} was skipped: its latency was predicted at "
+            f"{trial.user_attrs[PREDICTED_MS]:.0f} ms, far over the budget, and never measured"
+        )
     if trial.state != TrialState.COMPLETE:
         reason = trial.user_attrs.get("fail_reason", "")
         raise UserError(
             f"trial {number} is {trial.state.name}, not finished{': ' + reason if reason else ''}"
+        )
+    if "screened" in trial.user_attrs:
+        videos = trial.user_attrs["screened"]["videos"]
+        raise UserError(
+            f"trial {number} was screened out after {videos} videos: its accuracy estimate "
+            "could not reach the front, so it was never scored on the whole set"
         )
     if not Feasibility.of(study)(trial):
         raise UserError(f"trial {number} is infeasible (over the latency budget or error limit)")

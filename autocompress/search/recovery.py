@@ -2,7 +2,7 @@
 promising points found before them.
 
 Recovering every trial would multiply a search's time by ten. Instead, once a study has
-``trials - recovery.trials`` trials (by default 8 % of them recover), each new trial takes the
+``trials - recovery.trials`` trials (by default 2 % of them recover), each new trial takes the
 fastest feasible point of the front that pruned or factorised something and was not recovered
 yet, and runs its pipeline again with a finetune step before any quantization. It is an
 ordinary trial of the same study (same parameters, plus ``recovers``: the number of the trial

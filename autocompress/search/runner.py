@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import torch
 from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
@@ -24,8 +25,10 @@ from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.search.config import StudyConfig
 from autocompress.search.context import SearchContext, build_context, compress
+from autocompress.search.latency_prediction import EAGER_MS, PREDICTED_MS, LatencyFit, eager_ms
 from autocompress.search.pareto import feasible_front
 from autocompress.search.recovery import RECOVERS, queue_recovery, with_recovery
+from autocompress.search.screening import front_screen
 from autocompress.search.study import (
     FAIL_REASON,
     STORAGE_ERRORS,
@@ -68,6 +71,24 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
+def _skip_if_predicted_over_budget(
+    trial: optuna.Trial, trials: list[FrozenTrial], model: torch.nn.Module, context: SearchContext
+) -> None:
+    """Time one eager forward; end the trial as PRUNED if the study's own trials predict its
+    latency far over the budget (autocompress.search.latency_prediction)."""
+    budget_ms = context.config.budget_ms
+    with context.evaluator.lock.exclusive():
+        eager = eager_ms(model, context.evaluator.example, context.config.latency.threads)
+    trial.set_user_attr(EAGER_MS, eager)
+    fit = LatencyFit.of(trials)
+    if trial.user_attrs.get("baseline") or fit is None or not fit.far_over(eager, budget_ms):
+        return
+    predicted = fit.predict_ms(eager)
+    trial.set_user_attr(PREDICTED_MS, predicted)
+    trial.set_constraint("latency_over_budget_ms", predicted - budget_ms)
+    raise optuna.TrialPruned(f"latency predicted {predicted:.0f} ms, budget {budget_ms:g} ms")
+
+
 def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
     """The objective: sample, compress, measure; returns the configured objective values."""
     config = context.config
@@ -93,11 +114,16 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
                     context.model, pipeline, context.calibration, context.config.accuracy_device
                 )
             compressed = time.perf_counter()
-            metrics = context.evaluator(model)
+            if config.budget_ms is not None:
+                _skip_if_predicted_over_budget(trial, trials, model, context)
+            screen = front_screen(trial.study, config.objectives) if pipeline.steps else None
+            metrics = context.evaluator(model, screen)
             if not pipeline.steps:  # this is the baseline: its timing is the reference
                 context.note_baseline_latency(metrics.latency_ms)
             baseline_ms = context.baseline_latency_ms()
             baseline_mae = context.baseline_mae() if config.max_mae_increase is not None else None
+        except optuna.TrialPruned:
+            raise
         except Exception as error:  # any failure of a sampled pipeline is that trial's result
             trial.set_user_attr(FAIL_REASON, _one_line(error))
             raise TrialFailed(_one_line(error)) from error
@@ -121,6 +147,13 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }.items():
         trial.set_user_attr(key, value)
+    if metrics.screened is not None:
+        # Stopped after its first videos: their MAE and OBO, not the whole set's.
+        screened = metrics.screened
+        trial.set_user_attr(
+            "screened", {"videos": screened.n_videos, "mae": screened.mae, "obo": screened.obo}
+        )
+        trial.set_constraint("screened_out", 1.0)
     if config.budget_ms is not None:
         trial.set_constraint("latency_over_budget_ms", metrics.latency_ms - config.budget_ms)
     if baseline_mae is not None:
@@ -129,13 +162,34 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
     return [values[name] for name in config.objectives]
 
 
-def _best_feasible(study: optuna.Study) -> str:
+def _progress(study: optuna.Study, finished: int, seconds: float) -> str:
+    """Trials per minute of this run, the feasible count, and the fastest feasible point."""
     is_feasible = Feasibility.of(study)
     feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
+    rate = f"{60 * finished / seconds:.1f}/min, " if seconds > 0 else ""
     if not feasible:
-        return "none feasible yet"
+        return f"{rate}none feasible yet"
     fastest = min(feasible, key=lambda t: t.user_attrs["latency_ms"])
-    return f"fastest feasible #{fastest.number}: {fastest.user_attrs['latency_ms']:.1f} ms"
+    front = len(feasible_front(study))
+    return (
+        f"{rate}{len(feasible)} feasible, front {front}, fastest #{fastest.number} "
+        f"{fastest.user_attrs['latency_ms']:.1f} ms"
+    )
+
+
+def time_split(trials: list[FrozenTrial]) -> str:
+    """Where ``trials``' time went: seconds per phase, and the work screening saved."""
+    totals: dict[str, float] = {}
+    for trial in trials:
+        for phase, seconds in trial.user_attrs.get("seconds", {}).items():
+            totals[phase] = totals.get(phase, 0.0) + seconds
+    screened = sum("screened" in t.user_attrs for t in trials)
+    predicted = sum(PREDICTED_MS in t.user_attrs for t in trials)
+    phases = ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in totals.items())
+    return (
+        f"time of {len(trials)} trials: {phases or 'none measured'}; "
+        f"{screened} stopped after their first videos, {predicted} skipped on a latency prediction"
+    )
 
 
 def _caused_by_storage(error: BaseException | None) -> bool:
@@ -200,10 +254,12 @@ def run_search(
         if trial.state == TrialState.FAIL and FAIL_REASON in trial.user_attrs:
             bar.write(f"trial {trial.number} failed: {trial.user_attrs[FAIL_REASON]}")
         bar.n = min(counted_trials(study.get_trials(deepcopy=False)), config.trials)
-        front = len(feasible_front(study))
-        bar.set_postfix_str(f"front {front}, {_best_feasible(study)}")
+        done_here.append(trial)
+        bar.set_postfix_str(_progress(study, len(done_here), time.monotonic() - started))
 
     finished = 0
+    done_here: list[FrozenTrial] = []
+    started = time.monotonic()
     outage_since: float | None = None
     try:
         while True:
@@ -240,4 +296,6 @@ def run_search(
         raise
     finally:
         bar.close()
+        if done_here:
+            log(time_split(done_here))
     return SearchOutcome(study, finished, recovered)

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from autocompress.errors import UserError
 from autocompress.search.config import StudyConfig
+from autocompress.search.latency_prediction import PREDICTED_MS
 
 __all__ = [
     "FAIL_REASON",
@@ -449,7 +450,8 @@ class Feasibility:
 
 def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> int:
     """Trials that count towards the study's total: finished, failed for a stated reason
-    (a pipeline that cannot compress), or running. Interrupted ones don't: they are retried."""
+    (a pipeline that cannot compress), skipped on a latency prediction, or running.
+    Interrupted ones don't: they are retried."""
     return sum(
         1
         for t in trials
@@ -457,5 +459,6 @@ def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> 
         and (
             t.state in (TrialState.COMPLETE, TrialState.RUNNING)
             or (t.state == TrialState.FAIL and FAIL_REASON in t.user_attrs)
+            or (t.state == TrialState.PRUNED and PREDICTED_MS in t.user_attrs)
         )
     )
