@@ -1,11 +1,14 @@
-"""Samplers compared on the default study: hypervolume of the feasible front against trials.
+"""Samplers and space layouts compared on the default study: hypervolume of the feasible
+front against trials.
 
-    .venv/bin/python benchmarks/samplers.py --trials 30 --seeds 0 1 2 \
-        --out benchmarks/samplers.md
+    .venv/bin/python benchmarks/samplers.py --trials 100 --seeds 0 1 2 \
+        --arms tpe:compact tpe:per_layer random:per_layer --out benchmarks/samplers.md
 
-Every (sampler, seed) pair is its own study (named ``SAMPLER-seedN``) in one storage under
-``--run-dir``, run to ``--trials`` trials; running again resumes, and ``--report-only`` writes
-the table and plot from what is stored. Two processes may share the work (``--samplers``).
+An arm is a sampler on a layout of the space (``SAMPLER:LAYOUT``). Every (arm, seed) pair is its
+own study (named ``SAMPLER-LAYOUT-seedN``) in one storage under ``--run-dir``, run to
+``--trials`` trials with recovery off (distillation trials would add minutes each and measure
+recovery, not the sampler); running again resumes, and ``--report-only`` writes the table and
+plot from what is stored.
 
 The hypervolume uses one fixed reference point for every study: the uncompressed model's latency
 (median over all studies' baseline trials) and size, and MAE = OBO = 1 (what counting nothing
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import signal
 import statistics
 from pathlib import Path
@@ -29,23 +33,29 @@ from report import header, weights_line
 from autocompress.search.config import resolve_study_config
 from autocompress.search.pareto import baseline_trial
 from autocompress.search.runner import run_search
-from autocompress.search.study import SAMPLERS, make_storage
+from autocompress.search.study import make_storage
 
-CHECKPOINTS = (10, 20, 30, 50, 100, 200)
+CHECKPOINTS = (10, 25, 50, 100, 200)
 
 
-def study_name(sampler: str, seed: int) -> str:
-    return f"{sampler}-seed{seed}"
+def study_name(arm: str, seed: int) -> str:
+    return f"{arm.replace(':', '-')}-seed{seed}"
 
 
 def run_studies(
-    samplers: list[str], seeds: list[int], trials: int, weights: str | None, run_dir: Path
+    arms: list[str], seeds: list[int], trials: int, weights: str | None, run_dir: Path
 ) -> None:
-    """Seed by seed, so that an early stop leaves every sampler with as many seeds done."""
+    """Seed by seed, so that an early stop leaves every arm with as many seeds done."""
     for seed in seeds:
-        for sampler in samplers:
+        for arm in arms:
+            sampler, layout = arm.split(":")
             overrides = {"trials": trials, "sampler": sampler, "seed": seed, "weights": weights}
-            config = resolve_study_config(study_name(sampler, seed), None, overrides)
+            config = resolve_study_config(study_name(arm, seed), None, overrides)
+            config = dataclasses.replace(
+                config,
+                space=dataclasses.replace(config.space, layout=layout),
+                recovery=dataclasses.replace(config.recovery, trials=0),
+            )
             run_search(config, None, run_dir)
 
 
@@ -60,14 +70,14 @@ def hypervolume_history(study: optuna.Study, reference: np.ndarray) -> np.ndarra
     return history / (reference[0] * reference[1])
 
 
-def load_studies(samplers, seeds, run_dir) -> dict[tuple[str, int], optuna.Study]:
+def load_studies(arms, seeds, run_dir) -> dict[tuple[str, int], optuna.Study]:
     storage = make_storage(None, run_dir)
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     return {
-        (sampler, seed): optuna.load_study(study_name=study_name(sampler, seed), storage=storage)
-        for sampler in samplers
+        (arm, seed): optuna.load_study(study_name=study_name(arm, seed), storage=storage)
+        for arm in arms
         for seed in seeds
-        if study_name(sampler, seed) in names
+        if study_name(arm, seed) in names
     }
 
 
@@ -111,15 +121,16 @@ def report(studies: dict, trials: int, weights: str | None, png: Path) -> str:
     lines = [
         *header("Samplers on the default study: hypervolume against trials"),
         "",
-        f"Each sampler ran the default study (`studies/default.yaml`: repnet-s, 16 synthetic "
-        f"videos, objectives latency, size, MAE, OBO) to {trials} trials per seed, with weights "
+        "Each arm (a sampler on a layout of the space) ran the default study "
+        "(`studies/default.yaml`: repnet-s, 16 synthetic videos, objectives latency, size, MAE, "
+        f"OBO) to {trials} trials per seed (recovery off), with weights "
         f"{weights_line('repnet-s', weights)}. Reference "
         f"point: latency {reference[0]:.2f} ms (the baseline's, median over studies), size "
         f"{reference[1]:.3f} MiB, MAE 1, OBO 1; hypervolume divided by latency x size. "
         "Mean and (min-max) over seeds. Plot: "
         f"[{png.name}]({png.name}).",
         "",
-        "| sampler | seeds | " + " | ".join(f"after {c}" for c in checkpoints) + " |",
+        "| arm | seeds | " + " | ".join(f"after {c}" for c in checkpoints) + " |",
         "|---|---:|" + "---:|" * len(checkpoints),
     ]
     for sampler, runs in histories.items():
@@ -145,7 +156,9 @@ def report(studies: dict, trials: int, weights: str | None, png: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=list(SAMPLERS))
+    parser.add_argument(
+        "--arms", nargs="+", default=["tpe:compact", "tpe:per_layer", "random:per_layer"]
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--weights", help="repnet-s weights (default: the shipped ones)")
@@ -159,8 +172,8 @@ def main() -> None:
     if not args.report_only:
         # Ctrl-C or SIGTERM: report what is stored.
         with contextlib.suppress(KeyboardInterrupt):
-            run_studies(args.samplers, args.seeds, args.trials, args.weights, args.run_dir)
-    studies = load_studies(list(SAMPLERS), args.seeds, args.run_dir)
+            run_studies(args.arms, args.seeds, args.trials, args.weights, args.run_dir)
+    studies = load_studies(args.arms, args.seeds, args.run_dir)
     text = report(studies, args.trials, args.weights, args.out.with_suffix(".png"))
     args.out.write_text(text)
     print(text)

@@ -67,7 +67,15 @@ def main() -> None:
     for phase in PHASES:
         values = [t.user_attrs["seconds"][phase] for t in done]
         rows.append(f"| {phase} | {statistics.median(values):.2f} | {sum(values):.0f} |")
+    measured = sum(sum(t.user_attrs["seconds"].values()) for t in done)
+    rows.append(
+        f"| rest of the wall time (sampling, storage, skipped trials) | | {wall - measured:.0f} |"
+    )
     per_trial = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
+    recovering = [t for t in done if "recovers" in t.user_attrs]
+    recovery_s = sum(sum(t.user_attrs["seconds"].values()) for t in recovering)
+    screened = sum("screened" in t.user_attrs for t in done)
+    predicted = sum("predicted_latency_ms" in t.user_attrs for t in trials)
 
     command = " ".join(["python", *sys.argv])
     stop_note = f"Stopped before the requested {args.trials} trials. " if stopped_early else ""
@@ -84,7 +92,10 @@ thread(s), sampler {config.sampler}, budget {config.budget_ms or "none"}.
 {stop_note}**{len(done) + len(failed)} trials in {wall / 60:.1f} minutes**
 ({len(done)} complete, {len(failed)} failed,
 {len(scored)} scored for accuracy, {len(feasible_front(study))} on the feasible Pareto front);
-median wall time per trial {statistics.median(per_trial):.1f} s.
+median wall time per trial {statistics.median(per_trial):.1f} s;
+{len(recovering)} recovery trials took {recovery_s / 60:.1f} min of it (their finetuning counts
+as compression); {screened} trials stopped after their first videos, {predicted} were skipped on
+a latency prediction.
 
 | phase | median s per trial | total s |
 |---|---:|---:|

@@ -229,7 +229,7 @@ def test_warm_start_trials_follow_the_baseline_once(videos, tmp_path):
     warm = [t for t in study.trials if t.user_attrs.get("warm_start")]
     assert [t.number for t in warm] == [1, 2, 3]  # P 25 %, P 40 %, the largest layer factorised
     assert [t.params["order"] for t in warm] == ["P", "P", "T"]
-    assert [t.params["prune.temporal_conv"] for t in warm[:2]] == [0.25, 0.4]
+    assert [t.params["prune.ratio"] for t in warm[:2]] == [0.25, 0.4]
     resumed = run_search(dataclasses.replace(config, trials=5), None, tmp_path, progress=False)
     again = [t for t in resumed.study.trials if t.user_attrs.get("warm_start")]
     assert [t.number for t in again] == [1, 2, 3] and counted_trials(resumed.study.trials) == 5

@@ -132,4 +132,4 @@ def test_format_quantization_and_recovery_round_trip_through_the_study_file(tmp_
     assert config.recovery.count(200) == 3 and config.recovery.step().steps == 50
     stored = dataclasses.asdict(config)
     assert resolve_study_config(None, None, {}, stored) == config
-    assert StudyConfig().recovery.count(200) == 16 and StudyConfig().recovery.count(12) == 0
+    assert StudyConfig().recovery.count(200) == 4 and StudyConfig().recovery.count(12) == 0
