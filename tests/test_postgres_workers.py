@@ -68,6 +68,8 @@ def test_three_workers_started_together_on_a_new_database(postgres, tiny_set, tm
     study = _study(url, "together", tmp_path)
     _assert_settled(study, 7)
     assert len({t.user_attrs["worker"] for t in study.trials if "worker" in t.user_attrs}) == 3
+    warm = [sorted(t.params.items()) for t in study.trials if t.user_attrs.get("warm_start")]
+    assert warm and len({str(p) for p in warm}) == len(warm)  # queued once, by one worker
 
 
 def _running_trial_of(storage, name, pid, deadline):
