@@ -3,10 +3,8 @@ sampler sees."""
 
 import optuna
 import pytest
-import torch
 
 from autocompress.compression import PruneStep, TensorizeStep
-from autocompress.models.repnet import build_repnet
 from autocompress.search.config import SpaceConfig
 from autocompress.spaces.compact import tapered
 from autocompress.spaces.pipeline_space import (
@@ -17,12 +15,6 @@ from autocompress.spaces.pipeline_space import (
 )
 
 
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return build_repnet("repnet-s").eval()
-
-
 def _replayed(point, model, space):
     catalog = LayerCatalog.of(model, space, {})
     params = params_of(point, catalog, space)
@@ -30,32 +22,34 @@ def _replayed(point, model, space):
 
 
 @pytest.mark.parametrize("layout", ["compact", "per_layer"])
-def test_any_per_group_and_per_layer_choice_replays_in_both_layouts(model, layout):
+def test_any_per_group_and_per_layer_choice_replays_in_both_layouts(random_repnet_s, layout):
     space = SpaceConfig(layout=layout)
-    groups = LayerCatalog.of(model, space, {}).prune_groups
+    groups = LayerCatalog.of(random_repnet_s, space, {}).prune_groups
     ranks = {"encoder.stem.conv": 0.3, "temporal_conv.conv": "vbmf"}
     prune = {groups[0]: 0.5, groups[-1]: 0.1}
-    _, pipeline, _ = _replayed(PipelinePoint("PT", prune=prune, ranks=ranks), model, space)
+    _, pipeline, _ = _replayed(
+        PipelinePoint("PT", prune=prune, ranks=ranks), random_repnet_s, space
+    )
     prune_step, tensorize_step = pipeline.steps
     assert prune_step.ratios == {group: prune.get(group, 0.0) for group in groups}
     assert tensorize_step.ranks == ranks
 
 
-def test_compact_layout_writes_uniform_choices_in_a_few_dimensions(model):
+def test_compact_layout_writes_uniform_choices_in_a_few_dimensions(random_repnet_s):
     space = SpaceConfig()
-    catalog = LayerCatalog.of(model, space, {})
+    catalog = LayerCatalog.of(random_repnet_s, space, {})
     largest = dict.fromkeys(catalog.largest_first[:3], 0.1)
     point = PipelinePoint("PT", prune=dict.fromkeys(catalog.prune_groups, 0.4), ranks=largest)
-    params, pipeline, _ = _replayed(point, model, space)
+    params, pipeline, _ = _replayed(point, random_repnet_s, space)
     assert len(params) == 9  # order, 3 for pruning, method + 4 for factorisation
     prune_step, tensorize_step = pipeline.steps
     assert set(prune_step.ratios.values()) == {0.4} and tensorize_step.ranks == largest
 
 
-def test_largest_first_orders_the_decomposable_layers_by_parameters(model):
-    catalog = LayerCatalog.of(model, SpaceConfig(), {})
+def test_largest_first_orders_the_decomposable_layers_by_parameters(random_repnet_s):
+    catalog = LayerCatalog.of(random_repnet_s, SpaceConfig(), {})
     sizes = [
-        sum(p.numel() for p in model.get_submodule(name).parameters())
+        sum(p.numel() for p in random_repnet_s.get_submodule(name).parameters())
         for name in catalog.largest_first
     ]
     assert sizes == sorted(sizes, reverse=True)
@@ -69,9 +63,9 @@ def test_taper_shifts_pruning_between_the_ends_within_bounds():
     assert tapered(0.3, 1.0, 1, (0.0, 0.7)) == [0.3]
 
 
-def test_a_sampled_compact_trial_has_a_handful_of_parameters(model):
+def test_a_sampled_compact_trial_has_a_handful_of_parameters(random_repnet_s):
     space = SpaceConfig()
-    catalog = LayerCatalog.of(model, space, {})
+    catalog = LayerCatalog.of(random_repnet_s, space, {})
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     sizes = []
     for _ in range(40):

@@ -3,10 +3,8 @@ queues them once, right after its baseline."""
 
 import optuna
 import pytest
-import torch
 
 from autocompress.compression import PruneStep, QuantizeStep, TensorizeStep
-from autocompress.models.repnet import build_repnet
 from autocompress.search.config import SpaceConfig
 from autocompress.search.warm_start import warm_start_points
 from autocompress.spaces.pipeline_space import (
@@ -18,9 +16,8 @@ from autocompress.spaces.pipeline_space import (
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return build_repnet("repnet-s").eval()
+def model(random_repnet_s):
+    return random_repnet_s
 
 
 def _catalog(model, space):
