@@ -177,7 +177,7 @@ def _progress(study: optuna.Study, finished: int, seconds: float) -> str:
     )
 
 
-def time_split(trials: list[FrozenTrial]) -> str:
+def _time_split(trials: list[FrozenTrial]) -> str:
     """Where ``trials``' time went: seconds per phase, and the work screening saved."""
     totals: dict[str, float] = {}
     for trial in trials:
@@ -254,7 +254,8 @@ def run_search(
         if trial.state == TrialState.FAIL and FAIL_REASON in trial.user_attrs:
             bar.write(f"trial {trial.number} failed: {trial.user_attrs[FAIL_REASON]}")
         bar.n = min(counted_trials(study.get_trials(deepcopy=False)), config.trials)
-        done_here.append(trial)
+        if not trial.user_attrs.get("surplus"):
+            done_here.append(trial)
         bar.set_postfix_str(_progress(study, len(done_here), time.monotonic() - started))
 
     finished = 0
@@ -297,5 +298,5 @@ def run_search(
     finally:
         bar.close()
         if done_here:
-            log(time_split(done_here))
+            log(_time_split(done_here))
     return SearchOutcome(study, finished, recovered)
