@@ -105,7 +105,12 @@ def _cp(weight: np.ndarray, rank: int):
         cp_tensor = parafac(
             # tol 1e-4: the last iterations of a lossy CP move its error by under 1 % (0.7563 vs
             # 0.7521 at rank 57 of the temporal conv) and took 2-7x the time.
-            tensor, rank=rank, n_iter_max=_CP_ITERATIONS, init=init, tol=1e-4, random_state=0
+            tensor,
+            rank=rank,
+            n_iter_max=_CP_ITERATIONS,
+            init=init,
+            tol=1e-4,
+            random_state=0,
         )
         error = _relative_error(tensor, tl.cp_to_tensor(cp_tensor))
     weights, factors = cp_tensor

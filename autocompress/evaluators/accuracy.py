@@ -57,8 +57,9 @@ class AccuracyReport:
         return asdict(self)
 
 
-def mae_obo(true: Sequence[int], pred: Sequence[float]) -> tuple[float, float]:
-    """(MAE, OBO) of predicted against true counts; true counts must be positive."""
+def video_errors(true: Sequence[int], pred: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per video: the relative count error (MAE's terms) and whether it is off by more than
+    one (OBO's terms); true counts must be positive."""
     true_array = np.asarray(true, dtype=np.float64)
     pred_array = np.asarray(pred, dtype=np.float64)
     if true_array.shape != pred_array.shape or true_array.ndim != 1 or not len(true_array):
@@ -66,7 +67,13 @@ def mae_obo(true: Sequence[int], pred: Sequence[float]) -> tuple[float, float]:
     if (true_array <= 0).any():
         raise ValueError("true counts must be positive (MAE divides by them)")
     error = np.abs(pred_array - true_array)
-    return float(np.mean(error / true_array)), float(np.mean(error > 1))
+    return error / true_array, (error > 1) * 1.0
+
+
+def mae_obo(true: Sequence[int], pred: Sequence[float]) -> tuple[float, float]:
+    """(MAE, OBO) of predicted against true counts; true counts must be positive."""
+    relative, off_by_more = video_errors(true, pred)
+    return float(relative.mean()), float(off_by_more.mean())
 
 
 def runs_on_accelerator(model: object) -> bool:

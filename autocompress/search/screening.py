@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import optuna
 
-from autocompress.evaluators.accuracy import VideoCount
+from autocompress.evaluators.accuracy import VideoCount, video_errors
 from autocompress.evaluators.cost import WorthFinishing
 from autocompress.search.pareto import feasible_front
 
@@ -39,9 +39,8 @@ def optimistic_errors(counts: Sequence[VideoCount], total: int) -> tuple[float, 
     """(MAE, OBO) the whole set of ``total`` videos could still reach, from ``counts``."""
     if not counts or total < len(counts):
         raise ValueError(f"need 1 to {total} counted videos, got {len(counts)}")
-    true = np.array([v.true for v in counts], dtype=np.float64)
-    error = np.abs(np.array([v.pred for v in counts], dtype=np.float64) - true)
-    return _optimistic_mean(error / true, total), _optimistic_mean((error > 1) * 1.0, total)
+    relative, off_by_more = video_errors([v.true for v in counts], [v.pred for v in counts])
+    return _optimistic_mean(relative, total), _optimistic_mean(off_by_more, total)
 
 
 def could_reach_front(
