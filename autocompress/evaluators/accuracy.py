@@ -30,6 +30,7 @@ __all__ = [
     "evaluate_counts",
     "mae_obo",
     "runs_on_accelerator",
+    "video_errors",
 ]
 
 
