@@ -58,15 +58,25 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _cmd_profile(args: argparse.Namespace) -> None:
-    from autocompress.analysis.profile import plot_profile, profile_repnet
-    from autocompress.evaluators.latency import TimingProtocol
-    from autocompress.models.weights import load_model
+def _adapter(args: argparse.Namespace):
+    """The adapter of ``--preset`` with ``--weights``, as a study would set it up."""
+    from autocompress.models.registry import adapter_for
+    from autocompress.study.config import StudyConfig
 
-    model, source = load_model(args.preset, args.weights)
+    weights = str(args.weights) if args.weights else None
+    return adapter_for(StudyConfig(preset=args.preset, weights=weights), Path("runs"))
+
+
+def _cmd_profile(args: argparse.Namespace) -> None:
+    from autocompress.analysis.profile import plot_profile, profile_model
+    from autocompress.evaluators.latency import TimingProtocol
+
+    adapter = _adapter(args)
+    model, source = adapter.load()
     protocol = TimingProtocol(warmup=args.warmup, runs=args.runs, threads=args.threads)
-    profile = profile_repnet(model, batch_size=args.batch_size, protocol=protocol)
-    shape = "x".join(str(d) for d in (args.batch_size, *model.config.input_shape))
+    example = adapter.example_inputs(args.batch_size)
+    profile = profile_model(model, example, adapter.profile_parts(), protocol)
+    shape = "x".join(str(d) for d in example.shape)
     threads = args.threads or "default"
     print(f"preset {args.preset} ({source}), input {shape}, threads {threads}")
     print(f"{protocol.warmup} warm-up + {protocol.runs} timed runs per part; spread = IQR\n")
@@ -151,8 +161,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
     from autocompress.data.quva import QuvaDataset, Subset
-    from autocompress.evaluators.accuracy import evaluate_counts
     from autocompress.models.counting import CountingConfig
+    from autocompress.models.quva_accuracy import evaluate_counts
     from autocompress.models.repnet import PRESETS
     from autocompress.models.weights import load_model
 
@@ -240,13 +250,12 @@ def _cmd_apply(args: argparse.Namespace) -> None:
     from autocompress.compression import Pipeline, apply_pipeline
     from autocompress.evaluators.latency import TimingProtocol, measure
     from autocompress.evaluators.size import MIB
-    from autocompress.models.weights import load_model
 
     if not args.pipeline.is_file():
         raise UserError(f"pipeline file not found: {args.pipeline}")
     pipeline = Pipeline.from_yaml(args.pipeline.read_text())
     pipeline.validate()  # order mistakes are reported before any model is built
-    model, source = load_model(args.preset, args.weights)
+    model, source = _adapter(args).load()
     print(f"preset {args.preset} ({source}), pipeline {args.pipeline}: {len(pipeline.steps)} steps")
     calibration = _calibration_clips(model, args.calibration_clips)
     compressed, reports = apply_pipeline(model, pipeline, calibration)
@@ -275,9 +284,8 @@ def _cmd_apply(args: argparse.Namespace) -> None:
 
 def _cmd_sqnr(args: argparse.Namespace) -> None:
     from autocompress.analysis.sqnr import layer_sqnr
-    from autocompress.models.weights import load_model
 
-    model, source = load_model(args.preset, args.weights)
+    model, source = _adapter(args).load()
     print(f"preset {args.preset} ({source}): every quantizable layer static int8 (FX, x86)")
     results = layer_sqnr(model, _calibration_clips(model, args.calibration_clips))
     width = max(len(r.name) for r in results)
@@ -288,7 +296,8 @@ def _cmd_sqnr(args: argparse.Namespace) -> None:
 
 def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
     return {
-        "preset": args.preset,
+        "preset": args.model or args.preset,
+        "task": args.task,
         "weights": str(args.weights) if args.weights else None,
         "data.path": str(args.data) if args.data else None,
         "trials": args.trials,
@@ -304,14 +313,16 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _cmd_search(args: argparse.Namespace) -> None:
-    from autocompress.search.config import (
+    from autocompress.models.registry import adapter_for
+    from autocompress.study.config import (
         builtin_study,
         builtin_study_names,
         resolve_study_config,
+        with_task_objectives,
     )
-    from autocompress.search.pareto import format_front
-    from autocompress.search.runner import run_search
-    from autocompress.search.study import Heartbeat, stored_definition, writable_dir
+    from autocompress.study.lifecycle import Heartbeat, stored_definition, writable_dir
+    from autocompress.study.pareto import format_front
+    from autocompress.study.runner import run_search
 
     writable_dir(args.run_dir, "run directory")  # the study, videos and plots go there
     named = args.study if args.config is None else None
@@ -322,6 +333,8 @@ def _cmd_search(args: argparse.Namespace) -> None:
             f"defaults (built-in studies: {', '.join(builtin_study_names())})"
         )
     config = resolve_study_config(args.study, args.config, _study_overrides(args), stored)
+    adapter = adapter_for(config, args.run_dir)
+    config = with_task_objectives(config, adapter.objectives)
     budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
     print(
         f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
@@ -329,7 +342,12 @@ def _cmd_search(args: argparse.Namespace) -> None:
     )
     heartbeat = Heartbeat(args.heartbeat_seconds, 4 * args.heartbeat_seconds)
     outcome = run_search(
-        config, args.storage, args.run_dir, progress=not args.no_progress, heartbeat=heartbeat
+        config,
+        args.storage,
+        args.run_dir,
+        progress=not args.no_progress,
+        heartbeat=heartbeat,
+        adapter=adapter,
     )
     noun = "trial" if outcome.finished_here == 1 else "trials"
     print(f"\n{outcome.finished_here} {noun} run here; feasible Pareto front:")
@@ -337,8 +355,8 @@ def _cmd_search(args: argparse.Namespace) -> None:
 
 
 def _cmd_pareto(args: argparse.Namespace) -> None:
-    from autocompress.search.pareto import format_front, plot_front
-    from autocompress.search.study import load_existing_study
+    from autocompress.study.lifecycle import load_existing_study
+    from autocompress.study.pareto import format_front, plot_front
 
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
     print(format_front(study))
@@ -350,10 +368,10 @@ def _cmd_pareto(args: argparse.Namespace) -> None:
     for path in written:
         print(f"plot written to {path}")
     if args.retime:
-        from autocompress.search.config import study_config_from_dict
-        from autocompress.search.context import build_context
-        from autocompress.search.retime import format_retimed, retime_front
-        from autocompress.search.study import stored_config
+        from autocompress.study.config import study_config_from_dict
+        from autocompress.study.context import build_context
+        from autocompress.study.lifecycle import stored_config
+        from autocompress.study.retime import format_retimed, retime_front
 
         config = study_config_from_dict(stored_config(study))
         context = build_context(config, args.run_dir, study)
@@ -362,16 +380,16 @@ def _cmd_pareto(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    from autocompress.search.config import study_config_from_dict
-    from autocompress.search.context import build_context
-    from autocompress.search.export import (
+    from autocompress.study.config import study_config_from_dict
+    from autocompress.study.context import build_context
+    from autocompress.study.export import (
         check_export_dir,
         export_trial,
         exportable_trial,
         pick_trial,
     )
-    from autocompress.search.pareto import pipeline_summary
-    from autocompress.search.study import load_existing_study, stored_config
+    from autocompress.study.lifecycle import load_existing_study, stored_config
+    from autocompress.study.pareto import pipeline_summary
 
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
     number = pick_trial(study, args.trial)
@@ -521,14 +539,29 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="also infeasible: MAE more than this above the uncompressed model's",
     )
-    search.add_argument("--preset")
+    search.add_argument("--preset", help="repnet-s (default), repnet or digits")
+    search.add_argument(
+        "--model",
+        metavar="MODULE:FACTORY",
+        help="your own model instead of a preset: a factory returning (model, example_inputs) "
+        "or an adapter",
+    )
+    search.add_argument(
+        "--task",
+        metavar="MODULE:OBJECT",
+        help="with --model: what scores it (a Task, or a function model -> error(s))",
+    )
     search.add_argument("--weights", type=Path)
     search.add_argument("--data", type=Path, help="QUVA-layout evaluation videos")
     search.add_argument("--sampler", help="tpe, nsga2, gp or random")
     search.add_argument("--seed", type=int)
-    search.add_argument("--objectives", help="comma-separated subset of latency,size,mae,obo")
+    search.add_argument(
+        "--objectives", help="comma-separated: latency, size and the task's errors (mae, obo)"
+    )
     search.add_argument("--threads", type=_positive_int, help="threads for latency timing")
-    search.add_argument("--subset", type=_positive_int, help="score only the first N videos")
+    search.add_argument(
+        "--subset", type=_positive_int, help="score only the first N items (videos, images)"
+    )
     search.add_argument("--no-progress", action="store_true")
     search.add_argument(
         "--heartbeat-seconds",

@@ -1,7 +1,7 @@
 """The case study's five setups replicated here, measured side by side in one run.
 
 Baseline, tensorized, pruned, SQNR-guided int8 and prune -> tensorize -> quantize (the hand-tuned
-recipe of ``autocompress.compression.recipes``), on ``repnet-s`` with its shipped weights
+recipe of ``autocompress.models.repnet_recipe``), on ``repnet-s`` with its shipped weights
 (latency, size, MAE and OBO on held-out synthetic videos) and on the full ``repnet`` preset
 (latency and size only: random weights), next to the case study's own figures.
 
@@ -20,14 +20,14 @@ from pathlib import Path
 from report import header
 
 from autocompress.backends import ARTIFACT_FORMATS
-from autocompress.compression.recipes import CaseStudyRecipe, apply_recipe
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import generate_dataset
 from autocompress.evaluators.cost import CostEvaluator, Metrics
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.latency import TimingProtocol
+from autocompress.models.repnet_adapter import CountingTask, calibration_clips
+from autocompress.models.repnet_recipe import CaseStudyRecipe, apply_recipe
 from autocompress.models.weights import load_model
-from autocompress.search.context import calibration_clips
 
 # label, order, and the case study's figures on QUVA and a Samsung S22+ (DESIGN.md section 4):
 # size MB, speed-up, OBO, MAE.
@@ -63,14 +63,13 @@ def measure_preset(
     calibration = calibration_clips(
         calibration_source, plan.calibration_clips, cfg.num_frames, cfg.image_size
     )
+    task = CountingTask(held_out, cfg.image_size) if plan.scores_accuracy else None
     evaluator = CostEvaluator(
-        dataset=held_out,
         example=calibration[:1],
         protocol=plan.protocol,
-        image_size=cfg.image_size,
         lock=MachineLock(),
         artifact_format=ARTIFACT_FORMATS["torchscript"],
-        scores_accuracy=plan.scores_accuracy,
+        task=task,
     )
     rows = []
     for label, order, _ in SETUPS:
@@ -102,7 +101,8 @@ def table(preset: str, source: str, rows: list, plan: PresetPlan) -> list[str]:
     ]
     for (label, metrics, built, note), (_, _, paper) in zip(rows, SETUPS, strict=True):
         speed_up = base.latency_ms / metrics.latency_ms
-        scores = f" {metrics.mae:.3f} | {metrics.obo:.3f} |" if accuracy else ""
+        errors = metrics.errors or {}
+        scores = f" {errors['mae']:.3f} | {errors['obo']:.3f} |" if accuracy else ""
         lines.append(
             f"| {label} | {metrics.size_mib:.2f} | {metrics.size_mib / base.size_mib:.3f} | "
             f"{metrics.latency_ms:.1f} ({metrics.latency_spread_ms:.1f}) | x{speed_up:.2f} |"

@@ -24,7 +24,7 @@ import torch
 
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.evaluators.accuracy import evaluate_counts
+from autocompress.models.quva_accuracy import evaluate_counts
 from autocompress.models.weights import load_model
 
 

@@ -25,8 +25,8 @@ import torch
 
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.evaluators.accuracy import evaluate_counts, mae_obo
 from autocompress.models.counting import CountingConfig
+from autocompress.models.quva_accuracy import evaluate_counts, mae_obo
 from autocompress.models.weights import load_model
 
 DEFAULT = SynthStyle()

@@ -42,8 +42,8 @@ from torch import nn
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression.calibration import example_input, random_clips
-from autocompress.compression.recipes import apply_recipe
 from autocompress.evaluators.size import MIB
+from autocompress.models.repnet_recipe import apply_recipe
 from autocompress.models.weights import load_model
 
 SETUPS = (("baseline", ""), ("P", "P"), ("T", "T"), ("P->T", "PT"))

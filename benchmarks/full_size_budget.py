@@ -22,10 +22,10 @@ from optuna.trial import TrialState
 from report import header
 
 from autocompress.backends import ARTIFACT_FORMATS
-from autocompress.search.config import resolve_study_config, study_config_from_dict
-from autocompress.search.pareto import baseline_trial, feasible_front, pipeline_summary
-from autocompress.search.runner import run_search
-from autocompress.search.study import Feasibility, load_existing_study, stored_config
+from autocompress.study.config import resolve_study_config, study_config_from_dict
+from autocompress.study.lifecycle import Feasibility, load_existing_study, stored_config
+from autocompress.study.pareto import baseline_trial, feasible_front, pipeline_summary
+from autocompress.study.runner import run_search
 
 
 def _row(label: str, trial: optuna.trial.FrozenTrial, base: optuna.trial.FrozenTrial) -> str:

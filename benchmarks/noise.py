@@ -17,7 +17,7 @@ from report import header, time_in_turns
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression.calibration import random_clips
-from autocompress.compression.recipes import apply_recipe
+from autocompress.models.repnet_recipe import apply_recipe
 from autocompress.models.weights import load_model
 
 

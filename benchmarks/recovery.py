@@ -22,12 +22,12 @@ from case_study import videos
 from report import header
 
 from autocompress.compression import FinetuneStep, Pipeline, apply_pipeline
-from autocompress.compression.recipes import CaseStudyRecipe
 from autocompress.data.quva import QuvaDataset
-from autocompress.evaluators.accuracy import evaluate_counts
+from autocompress.models.quva_accuracy import evaluate_counts
 from autocompress.models.repnet import PRESETS
+from autocompress.models.repnet_adapter import calibration_clips
+from autocompress.models.repnet_recipe import CaseStudyRecipe
 from autocompress.models.weights import load_model
-from autocompress.search.context import calibration_clips
 
 SETUPS = (("P", "P"), ("T", "T"), ("P->T", "PT"), ("P->T->Q", "PTQ"))
 

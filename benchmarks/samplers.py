@@ -30,10 +30,10 @@ import optuna
 from optuna.trial import TrialState
 from report import header, weights_line
 
-from autocompress.search.config import resolve_study_config
-from autocompress.search.pareto import baseline_trial
-from autocompress.search.runner import run_search
-from autocompress.search.study import make_storage
+from autocompress.study.config import resolve_study_config
+from autocompress.study.lifecycle import make_storage
+from autocompress.study.pareto import baseline_trial
+from autocompress.study.runner import run_search
 
 CHECKPOINTS = (10, 25, 50, 100, 200)
 

@@ -24,11 +24,11 @@ from pathlib import Path
 import torch
 from optuna.trial import TrialState
 
-from autocompress.search.config import resolve_study_config
-from autocompress.search.context import evaluation_videos
-from autocompress.search.pareto import feasible_front
-from autocompress.search.runner import run_search
-from autocompress.search.study import load_existing_study
+from autocompress.models.registry import adapter_for
+from autocompress.study.config import resolve_study_config
+from autocompress.study.lifecycle import load_existing_study
+from autocompress.study.pareto import feasible_front
+from autocompress.study.runner import run_search
 
 PHASES = ("compression", "artifact", "latency", "accuracy")
 
@@ -48,7 +48,7 @@ def main() -> None:
     config = dataclasses.replace(config, name=f"bench-{args.study}")
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
-        evaluation_videos(config, run_dir)  # generated before the clock starts
+        adapter_for(config, run_dir).calibration(1)  # videos generated before the clock starts
         load = os.getloadavg()[0]
         started = time.perf_counter()
         stopped_early = False

@@ -22,14 +22,14 @@ from pathlib import Path
 from report import header, weights_line
 
 from autocompress.compression import FinetuneStep, Pipeline
-from autocompress.compression.recipes import apply_recipe
 from autocompress.evaluators.cost import Metrics
-from autocompress.search.config import resolve_study_config
-from autocompress.search.context import build_context, compress
-from autocompress.search.pareto import baseline_trial, feasible_front, pipeline_summary
-from autocompress.search.recovery import RECOVERS, with_recovery
-from autocompress.search.runner import run_search
-from autocompress.search.study import load_existing_study
+from autocompress.models.repnet_recipe import apply_recipe
+from autocompress.study.config import resolve_study_config
+from autocompress.study.context import build_context, compress
+from autocompress.study.lifecycle import load_existing_study
+from autocompress.study.pareto import baseline_trial, feasible_front, pipeline_summary
+from autocompress.study.recovery import RECOVERS, with_recovery
+from autocompress.study.runner import run_search
 
 KEYS = ("latency_ms", "size_mib", "mae", "obo")
 # Issue 12's target: a point this much faster, this close to the uncompressed model's accuracy.
@@ -84,7 +84,8 @@ def target_line(target, side_by_side: dict, base: dict) -> str:
 
 
 def as_dict(metrics: Metrics) -> dict:
-    return {k: getattr(metrics, k) for k in KEYS}
+    measured = {"latency_ms": metrics.latency_ms, "size_mib": metrics.size_mib}
+    return {k: measured[k] if k in measured else (metrics.errors or {}).get(k) for k in KEYS}
 
 
 def row(label: str, point: dict, base: dict, pipeline: str) -> str:

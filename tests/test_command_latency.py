@@ -14,8 +14,8 @@ from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import CommandTimer, LatencyCommandFailed
 from autocompress.errors import UserError
 from autocompress.evaluators.latency import TimingProtocol
-from autocompress.search.config import LatencyConfig
-from autocompress.search.runner import run_search
+from autocompress.study.config import LatencyConfig
+from autocompress.study.runner import run_search
 
 RUNNER = (
     f"{sys.executable} -m autocompress.backends.local_runner {{artifact}} "

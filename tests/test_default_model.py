@@ -5,7 +5,7 @@ import pytest
 
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.evaluators.accuracy import evaluate_counts
+from autocompress.models.quva_accuracy import evaluate_counts
 from autocompress.models.repnet import PRESETS, RepNet
 from autocompress.models.weights import load_model, shipped_weights
 

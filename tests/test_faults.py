@@ -16,8 +16,8 @@ import pytest
 from test_search import _write_config, tiny_config
 
 from autocompress.cli import main
-from autocompress.search import study as study_module
-from autocompress.search.runner import run_search
+from autocompress.study import lifecycle as study_module
+from autocompress.study.runner import run_search
 
 STUDY = "faults"
 

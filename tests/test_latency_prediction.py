@@ -7,13 +7,13 @@ import pytest
 from optuna.trial import TrialState, create_trial
 
 from autocompress.errors import UserError
-from autocompress.search.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
-from autocompress.search.context import build_context
-from autocompress.search.export import export_trial
-from autocompress.search.latency_prediction import EAGER_MS, PREDICTED_MS, LatencyFit
-from autocompress.search.pareto import feasible_front
-from autocompress.search.runner import run_search
-from autocompress.search.study import counted_trials
+from autocompress.study.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
+from autocompress.study.context import build_context
+from autocompress.study.export import export_trial
+from autocompress.study.latency_prediction import EAGER_MS, PREDICTED_MS, LatencyFit
+from autocompress.study.lifecycle import counted_trials
+from autocompress.study.pareto import feasible_front
+from autocompress.study.runner import run_search
 
 
 def _measured(eager: float, latency: float):

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from postgres_server import PostgresServer, find_bin_dir
 from test_search import _search_command, _write_config, tiny_config
 
-from autocompress.search.study import counted_trials, load_existing_study, make_storage
+from autocompress.study.lifecycle import counted_trials, load_existing_study, make_storage
 
 
 @pytest.fixture(scope="module")

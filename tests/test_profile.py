@@ -1,18 +1,22 @@
 """The sensitivity profile and the CLI's handling of bad input."""
 
+from pathlib import Path
+
 import pytest
 
-from autocompress.analysis.profile import profile_repnet
+from autocompress.analysis.profile import profile_model
 from autocompress.cli import main
 from autocompress.evaluators.latency import TimingProtocol
 from autocompress.models.repnet import build_repnet
+from autocompress.models.repnet_adapter import RepNetAdapter
 
 QUICK = TimingProtocol(warmup=1, runs=3)
 
 
 def test_profile_covers_the_whole_model():
     model = build_repnet("repnet-s")
-    profile = profile_repnet(model, protocol=QUICK)
+    adapter = RepNetAdapter("repnet-s", None, Path("unused"))
+    profile = profile_model(model, adapter.example_inputs(1), adapter.profile_parts(), QUICK)
     names = [part.name for part in profile.parts]
     assert names == ["encoder", "temporal conv", "TSM + conv", "period head", "periodicity head"]
     assert sum(p.parameters for p in profile.parts) == sum(p.numel() for p in model.parameters())

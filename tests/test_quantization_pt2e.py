@@ -12,7 +12,7 @@ from autocompress.compression.calibration import random_clips
 from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.quantization.pt2e import layer_nodes
 from autocompress.errors import UserError
-from autocompress.search.config import StudyConfig
+from autocompress.study.config import StudyConfig
 
 SELECTED = ["encoder.stages.1.blocks.0.conv2", "encoder.stem.conv", "periodicity_head.fc1"]
 

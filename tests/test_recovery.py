@@ -11,9 +11,9 @@ import torch
 
 from autocompress.cli import main
 from autocompress.compression import FinetuneStep, Pipeline, PipelineError, PruneStep, apply
-from autocompress.compression.recipes import CaseStudyRecipe
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.models.repnet import PRESETS, RepNet
+from autocompress.models.repnet_recipe import CaseStudyRecipe
 from autocompress.models.weights import load_model
 
 QUICK = {"batch_size": 2, "bn_batches": 2}

@@ -1,33 +1,40 @@
-"""Accuracy first on a few videos: the estimate that decides, the whole set when a trial goes
+"""The task first on a few items: the estimate that decides, the whole set when a trial goes
 on, and a trial screened out never on the front or exported."""
 
+import numpy as np
 import optuna
 import pytest
 import torch
 
 from autocompress.errors import UserError
-from autocompress.evaluators.accuracy import VideoCount, evaluate_counts, mae_obo
-from autocompress.search import runner
-from autocompress.search.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
-from autocompress.search.context import build_context
-from autocompress.search.export import export_trial
-from autocompress.search.pareto import feasible_front
-from autocompress.search.runner import run_search
-from autocompress.search.screening import could_reach_front, optimistic_errors
+from autocompress.models.adapter import TaskReport
+from autocompress.models.quva_accuracy import evaluate_counts, mae_obo, video_errors
+from autocompress.models.repnet_adapter import CountingTask
+from autocompress.study import runner
+from autocompress.study.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
+from autocompress.study.context import build_context
+from autocompress.study.export import export_trial
+from autocompress.study.pareto import feasible_front
+from autocompress.study.runner import run_search
+from autocompress.study.screening import could_reach_front, optimistic_errors
 
 
-def _counts(errors: list[int], true: int = 10) -> list[VideoCount]:
-    return [VideoCount(f"v{i}", true, true + e, float(true + e)) for i, e in enumerate(errors)]
+def _report(errors: list[int], true: int = 10) -> TaskReport:
+    """Counts off by ``errors`` from ``true``, as the counting task scores them."""
+    relative, off_by_more = video_errors([true] * len(errors), [true + e for e in errors])
+    return TaskReport.of(CountingTask, np.stack([relative, off_by_more], axis=1))
 
 
 def test_the_estimate_is_exact_once_every_video_is_counted():
-    counts = _counts([0, 3, -2, 5])
-    assert optimistic_errors(counts, 4) == pytest.approx(mae_obo([10] * 4, [10, 13, 8, 15]))
+    estimate = optimistic_errors(_report([0, 3, -2, 5]), 4)
+    expected = mae_obo([10] * 4, [10, 13, 8, 15])
+    assert (estimate["mae"], estimate["obo"]) == pytest.approx(expected)
 
 
 def test_the_estimate_is_optimistic_but_never_below_what_is_already_counted():
-    counts = _counts([4, 6, 5])
-    mae, obo = optimistic_errors(counts, 12)
+    counts = _report([4, 6, 5])
+    estimate = optimistic_errors(counts, 12)
+    mae, obo = estimate["mae"], estimate["obo"]
     assert mae < 0.5 and obo <= 1.0  # the counted mean is 0.5 and every video misses
     assert mae >= 1.5 / 12 and obo >= 3 / 12
     with pytest.raises(ValueError):
@@ -58,10 +65,12 @@ def test_counting_on_after_the_first_videos_gives_the_full_evaluation(config, tm
     context = build_context(config, tmp_path, optuna.create_study())
     torch.manual_seed(0)
     report, complete = context.evaluator.accuracy(context.model, lambda counts, total: True)
-    full = evaluate_counts(context.model, context.evaluator.dataset, progress=False)
-    assert complete and report == full and report.n_videos == 3
+    full = evaluate_counts(context.model, context.evaluator.task.dataset, progress=False)
+    assert complete and report.items == 3
+    assert (report.values["mae"], report.values["obo"]) == (full.mae, full.obo)
     partial, complete = context.evaluator.accuracy(context.model, lambda counts, total: False)
-    assert not complete and partial.videos == full.videos[:1]
+    assert not complete and partial.items == 1
+    assert partial.errors.tolist() == report.errors[:1].tolist()
 
 
 def test_a_screened_out_trial_is_infeasible_never_on_the_front_nor_exported(
@@ -73,9 +82,9 @@ def test_a_screened_out_trial_is_infeasible_never_on_the_front_nor_exported(
     assert baseline.user_attrs["mae"] is not None and "screened" not in baseline.user_attrs
     assert screened and all(t.state.name == "COMPLETE" for t in screened)
     for trial in screened:
-        assert trial.user_attrs["mae"] is None and trial.user_attrs["screened"]["videos"] == 1
+        assert trial.user_attrs["mae"] is None and trial.user_attrs["screened"]["items"] == 1
         assert trial.constraints["screened_out"] > 0
     assert [t.number for t in feasible_front(study)] == [0]
     context = build_context(config, tmp_path, study)
-    with pytest.raises(UserError, match="screened out after 1 videos"):
+    with pytest.raises(UserError, match="screened out after its first 1 items"):
         export_trial(study, screened[0].number, context, tmp_path / "out")

@@ -22,24 +22,24 @@ from autocompress.cli import main
 from autocompress.compression import Pipeline
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
-from autocompress.search import runner
-from autocompress.search.config import (
+from autocompress.study import runner
+from autocompress.study.config import (
     DataConfig,
     LatencyConfig,
     RecoveryConfig,
     SpaceConfig,
     StudyConfig,
 )
-from autocompress.search.context import build_context, compress
-from autocompress.search.export import export_trial
-from autocompress.search.pareto import _dominates, feasible_front, format_front
-from autocompress.search.runner import run_search
-from autocompress.search.study import (
+from autocompress.study.context import build_context, compress
+from autocompress.study.export import export_trial
+from autocompress.study.lifecycle import (
     Feasibility,
     counted_trials,
     load_existing_study,
     open_study,
 )
+from autocompress.study.pareto import _dominates, feasible_front, format_front
+from autocompress.study.runner import run_search
 
 TINY_STYLE = SynthStyle(size=(48, 40), frames=(40, 80), periods=(4.0, 12.0))
 
@@ -56,6 +56,7 @@ def tiny_config(videos: Path, name: str = "tiny", **changes) -> StudyConfig:
         "name": name,
         "trials": 3,
         "sampler": "random",
+        "objectives": ("latency", "size", "mae", "obo"),  # as the search resolves them
         "data": DataConfig(path=str(videos), calibration_clips=1),
         "latency": LatencyConfig(warmup=1, runs=2),
         "space": SpaceConfig(orders=("P",), prune_ratio=(0.1, 0.5)),

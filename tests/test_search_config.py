@@ -6,12 +6,15 @@ import pytest
 
 from autocompress.cli import main
 from autocompress.errors import UserError
-from autocompress.search.config import (
+from autocompress.models.registry import adapter_for
+from autocompress.study.config import (
     StudyConfig,
     builtin_study,
     builtin_study_names,
     load_study_config,
     resolve_study_config,
+    study_config_from_dict,
+    with_task_objectives,
 )
 
 
@@ -44,10 +47,9 @@ def test_yaml_values_reach_the_dataclasses(tmp_path):
         ("space: {prune_ratio: [0.5]}\n", "space.prune_ratio: expected 2 items"),
         ("space: {prune_ratio: [0.6, 0.2]}\n", "lower bound 0.6 is above"),
         ("space: {orders: [QP]}\n", "space.orders"),
-        ("objectives: [speed]\n", "objectives"),
+        ("objectives: [latency, latency]\n", "names one twice"),
         ("budget_ms: -3\n", "budget_ms must be positive"),
         ("trials: 0\n", "trials must be at least 1"),
-        ("counting: best\n", "counting: .best.; choose from default, official"),
         ("name: [unclosed\n", "not valid YAML"),
         ("- a list\n", "expected a mapping"),
         ("recovery: {steps: -1}\n", "recovery: finetune steps must be an integer >= 0"),
@@ -59,6 +61,22 @@ def test_yaml_values_reach_the_dataclasses(tmp_path):
 def test_mistakes_name_the_key(tmp_path, text, message):
     with pytest.raises(UserError, match=message):
         load_study_config(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"objectives": ["speed"]}, "'speed' is not measured for preset 'repnet-s'"),
+        ({"preset": "digits", "objectives": ["mae"]}, "choose from latency, size, top1_error"),
+        ({"preset": "digits", "max_mae_increase": 0.1}, "task reports no MAE"),
+        ({"counting": "best"}, "counting: .best.; choose from default, official"),
+        ({"preset": "repnet-xl"}, "unknown preset 'repnet-xl'"),
+    ],
+)
+def test_what_the_model_decides_is_checked_against_its_adapter(tmp_path, values, message):
+    with pytest.raises(UserError, match=message):
+        config = study_config_from_dict(values)
+        with_task_objectives(config, adapter_for(config, tmp_path).objectives)
 
 
 def test_missing_file(tmp_path):

@@ -5,7 +5,6 @@ import optuna
 import pytest
 
 from autocompress.compression import PruneStep, TensorizeStep
-from autocompress.search.config import SpaceConfig
 from autocompress.spaces.compact import tapered
 from autocompress.spaces.pipeline_space import (
     LayerCatalog,
@@ -13,6 +12,7 @@ from autocompress.spaces.pipeline_space import (
     params_of,
     suggest_pipeline,
 )
+from autocompress.study.config import SpaceConfig
 
 
 def _replayed(point, model, space):

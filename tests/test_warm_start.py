@@ -1,18 +1,21 @@
 """Warm start: known-good pipelines written in the space's terms replay exactly, and a study
 queues them once, right after its baseline."""
 
+from pathlib import Path
+
 import optuna
 import pytest
 
 from autocompress.compression import PruneStep, QuantizeStep, TensorizeStep
-from autocompress.search.config import SpaceConfig
-from autocompress.search.warm_start import warm_start_points
+from autocompress.models.repnet_adapter import RepNetAdapter
 from autocompress.spaces.pipeline_space import (
     LayerCatalog,
     PipelinePoint,
     params_of,
     suggest_pipeline,
 )
+from autocompress.study.config import SpaceConfig
+from autocompress.study.warm_start import warm_start_points
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,8 @@ def test_points_are_clipped_to_the_space_or_left_out(model):
 def test_the_warm_start_points_all_replay_on_repnet(model):
     space = SpaceConfig()
     catalog = _catalog(model, space)
-    points = warm_start_points(model, catalog)
+    recipe = RepNetAdapter("repnet-s", None, Path("unused")).recipe(model)
+    points = warm_start_points(model, catalog, recipe)
     assert [p.order for p in points] == ["P", "P", "PQ", "T", "PT", "PTQ"]
     for point in points:
         trial = optuna.trial.FixedTrial(params_of(point, catalog, space))

@@ -1,4 +1,4 @@
-"""Sensitivity profile: where a RepNet's latency and weights are, per major submodule.
+"""Sensitivity profile: where a model's latency and weights are, per major part.
 
 Each submodule is timed alone on exactly the tensors it receives inside a real forward pass
 (captured with forward hooks), as the case study did by hand. MACs come from PyTorch's own
@@ -16,9 +16,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from autocompress.evaluators.latency import Timing, TimingProtocol, measure
-from autocompress.models.repnet import RepNet
 
-__all__ = ["ModelProfile", "PartProfile", "plot_profile", "profile_repnet"]
+__all__ = ["ModelProfile", "PartProfile", "plot_profile", "profile_model"]
 
 
 @dataclass(frozen=True)
@@ -41,18 +40,20 @@ class ModelProfile:
         return part.parameters / max(1, sum(p.parameters for p in self.parts))
 
 
-def _captured_inputs(model: RepNet, clip: torch.Tensor) -> dict[str, tuple[torch.Tensor, ...]]:
-    """The positional inputs each top-level submodule receives during one forward pass."""
+def _captured_inputs(
+    model: nn.Module, example: torch.Tensor, names: set[str]
+) -> dict[str, tuple[torch.Tensor, ...]]:
+    """The positional inputs each submodule in ``names`` receives during one forward pass."""
     captured: dict[str, tuple[torch.Tensor, ...]] = {}
     handles = [
-        module.register_forward_pre_hook(
+        model.get_submodule(name).register_forward_pre_hook(
             lambda _m, args, name=name: captured.setdefault(name, tuple(args))
         )
-        for name, module in model.named_children()
+        for name in names
     ]
     try:
         with torch.no_grad():
-            model(clip)
+            model(example)
     finally:
         for handle in handles:
             handle.remove()
@@ -66,42 +67,47 @@ def _macs(run: Callable[[], object]) -> int:
     return counter.get_total_flops() // 2
 
 
-def profile_repnet(
-    model: RepNet, batch_size: int = 1, protocol: TimingProtocol = TimingProtocol()
+def _chain(modules: list[nn.Module], inputs: tuple[torch.Tensor, ...]) -> Callable[[], object]:
+    """A part run alone: its first module on the inputs it got, each next one on the output."""
+
+    def run() -> object:
+        output = modules[0](*inputs)
+        for module in modules[1:]:
+            output = module(output)
+        return output
+
+    return run
+
+
+def profile_model(
+    model: nn.Module,
+    example: torch.Tensor,
+    parts: dict[str, tuple[str, ...]] | None = None,
+    protocol: TimingProtocol = TimingProtocol(),
 ) -> ModelProfile:
-    """Time and size the encoder, temporal conv, TSM + its conv and both heads."""
+    """Time and size each part of ``model``: a part is a chain of submodules (by name), each
+    fed the previous one's output, the first what it receives inside a forward pass on
+    ``example``. ``parts`` None: every top-level child on its own."""
     model = model.eval()
-    clip = torch.randn(batch_size, *model.config.input_shape).clamp(-1, 1)
-    inputs = _captured_inputs(model, clip)
-    parts: dict[str, tuple[Callable[[], object], list[nn.Module]]] = {
-        "encoder": (lambda: model.encoder(*inputs["encoder"]), [model.encoder]),
-        "temporal conv": (
-            lambda: model.temporal_conv(*inputs["temporal_conv"]),
-            [model.temporal_conv],
-        ),
-        "TSM + conv": (
-            lambda: model.tsm_conv(model.tsm(*inputs["tsm"])),
-            [model.tsm, model.tsm_conv],
-        ),
-        "period head": (
-            lambda: model.period_length_head(*inputs["period_length_head"]),
-            [model.period_length_head],
-        ),
-        "periodicity head": (
-            lambda: model.periodicity_head(*inputs["periodicity_head"]),
-            [model.periodicity_head],
-        ),
-    }
-    profiles = tuple(
-        PartProfile(
-            name=name,
-            timing=measure(run, protocol),
-            parameters=sum(p.numel() for m in modules for p in m.parameters()),
-            macs=_macs(run),
+    if parts is None:
+        parts = {name: (name,) for name, _ in model.named_children()}
+    inputs = _captured_inputs(model, example, {chain[0] for chain in parts.values()})
+    unused = [name for name, chain in parts.items() if chain[0] not in inputs]
+    if unused:
+        raise ValueError(f"part {unused[0]!r} does not run in a forward pass of the model")
+    profiles = []
+    for name, chain in parts.items():
+        modules = [model.get_submodule(member) for member in chain]
+        run = _chain(modules, inputs[chain[0]])
+        profiles.append(
+            PartProfile(
+                name=name,
+                timing=measure(run, protocol),
+                parameters=sum(p.numel() for m in modules for p in m.parameters()),
+                macs=_macs(run),
+            )
         )
-        for name, (run, modules) in parts.items()
-    )
-    return ModelProfile(parts=profiles, total=measure(lambda: model(clip), protocol))
+    return ModelProfile(parts=tuple(profiles), total=measure(lambda: model(example), protocol))
 
 
 def plot_profile(profile: ModelProfile, path: Path, title: str) -> None:

@@ -1,11 +1,7 @@
 """Compression techniques as data (torchao style): a step dataclass per technique, applied by
 :func:`apply`; a :class:`Pipeline` is an ordered list of steps that round-trips through YAML."""
 
-from autocompress.compression.layers import (
-    decomposable_layers,
-    prunable_groups,
-    quantizable_layers,
-)
+from autocompress.compression.layers import decomposable_layers, quantizable_layers
 from autocompress.compression.pipeline import (
     Pipeline,
     StepInputs,
@@ -24,9 +20,16 @@ from autocompress.compression.steps import (
     TensorizedLayer,
     TensorizeStep,
 )
+from autocompress.compression.structure import (
+    ModelStructure,
+    prunable_groups,
+    register_structure,
+    structure_of,
+)
 
 __all__ = [
     "FinetuneStep",
+    "ModelStructure",
     "Pipeline",
     "PipelineError",
     "PruneStep",
@@ -42,5 +45,7 @@ __all__ = [
     "decomposable_layers",
     "prunable_groups",
     "quantizable_layers",
+    "register_structure",
     "register_transform",
+    "structure_of",
 ]

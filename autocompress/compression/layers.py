@@ -11,12 +11,10 @@ from collections.abc import Iterator
 
 from torch import nn
 
-from autocompress.models.repnet import RepNet
-
 __all__ = [
     "decomposable_layers",
     "output_layer",
-    "prunable_groups",
+    "per_layer_groups",
     "quantizable_layers",
     "replace_module",
     "weight_layers",
@@ -73,36 +71,10 @@ def output_layer(model: nn.Module, name: str) -> str:
     return name
 
 
-def _repnet_groups(model: RepNet) -> dict[str, list[str]]:
-    groups = {"encoder.stem": ["encoder.stem.conv"]}
-    for index, stage in enumerate(model.encoder.stages):
-        prefix = f"encoder.stages.{index}.blocks"
-        members = []
-        for block_index, block in enumerate(stage.blocks):
-            block_name = f"{prefix}.{block_index}"
-            members += [f"{block_name}.conv1", f"{block_name}.conv2", f"{block_name}.conv3"]
-            if block.downsample is not None:
-                members.append(f"{block_name}.downsample.conv")
-        groups[f"encoder.stages.{index}"] = members
-    # The TSM conv is not offered: its output channels reach the heads through a channels-last
-    # flatten that interleaves them with frames, which no dependency graph maps correctly.
-    # The heads' residual width is tied to MultiheadAttention's embed_dim, also not prunable.
-    groups["temporal_conv"] = ["temporal_conv.conv"]
-    for head in ("period_length_head", "periodicity_head"):
-        groups[f"{head}.transformer_layer.ffn"] = [f"{head}.transformer_layer.linear1"]
-        groups[f"{head}.mlp"] = [f"{head}.fc1", f"{head}.fc2"]
-    return {group: [output_layer(model, n) for n in names] for group, names in groups.items()}
-
-
-def prunable_groups(model: nn.Module) -> dict[str, list[str]]:
-    """Group name -> the layers whose output channels a :class:`PruneStep` ratio applies to.
-
-    RepNet gets named groups (encoder stem and stages, temporal conv, each head's feed-forward
-    and MLP). Any other model gets one group per Conv/Linear layer but the last one registered
-    (taken to be the output layer, whose width is the task's); a narrower layer keeps the type
-    its parent reads, so only attention's own projections are left out."""
-    if isinstance(model, RepNet):
-        return _repnet_groups(model)
+def per_layer_groups(model: nn.Module) -> dict[str, list[str]]:
+    """One prune group per Conv/Linear layer but the last one registered (taken to be the
+    output layer, whose width is the task's); a narrower layer keeps the type its parent reads,
+    so only attention's own projections are left out."""
     names = [name for name, _ in weight_layers(model, (nn.MultiheadAttention,))]
     return {name: [name] for name in names[:-1]}
 

@@ -21,11 +21,7 @@ import torch
 import yaml
 from torch import nn
 
-from autocompress.compression.layers import (
-    decomposable_layers,
-    prunable_groups,
-    quantizable_layers,
-)
+from autocompress.compression.layers import decomposable_layers, quantizable_layers
 from autocompress.compression.prune import prune
 from autocompress.compression.quantization import check_quantize_layers, quantize
 from autocompress.compression.steps import (
@@ -37,6 +33,7 @@ from autocompress.compression.steps import (
     StepReport,
     TensorizeStep,
 )
+from autocompress.compression.structure import prunable_groups
 from autocompress.compression.tensorize import factor_names, tensorize
 
 __all__ = ["Pipeline", "StepInputs", "apply", "apply_pipeline", "register_transform"]
@@ -77,7 +74,7 @@ def _distilled(model: nn.Module, step: FinetuneStep, inputs: StepInputs) -> Step
 
     if inputs.teacher is None:
         raise PipelineError("finetune distils from the uncompressed model: give it as teacher")
-    return recover(model, step, inputs.teacher, inputs.device)
+    return recover(model, step, inputs.teacher, inputs.device, inputs.calibration)
 
 
 register_transform(PruneStep, _calibrated(prune))

@@ -15,32 +15,10 @@ import torch_pruning as tp
 from torch import nn
 
 from autocompress.compression.calibration import example_input
-from autocompress.compression.layers import prunable_groups
 from autocompress.compression.steps import PipelineError, PrunedLayer, PruneStep, StepReport
-from autocompress.models.repnet import TemporalSelfSimilarity
+from autocompress.compression.structure import prunable_groups, structure_of
 
 __all__ = ["prune"]
-
-
-class _TemporalSelfSimilarityPruner(tp.pruner.BasePruningFunc):
-    """Ends the dependency graph at the TSM: its output has one channel whatever the embedding
-    width, so pruning the embedding needs nothing from it. Without this, the graph sees the
-    distances and softmax as element-wise, ties the embedding to the TSM conv's single input
-    channel, and the temporal conv's group cannot be pruned."""
-
-    TARGET_MODULES = (TemporalSelfSimilarity,)
-
-    def prune_out_channels(self, layer: nn.Module, idxs: list[int]) -> nn.Module:
-        return layer
-
-    def prune_in_channels(self, layer: nn.Module, idxs: list[int]) -> nn.Module:
-        return layer
-
-    def get_out_channels(self, layer: nn.Module) -> None:
-        return None
-
-    def get_in_channels(self, layer: nn.Module) -> None:
-        return None
 
 
 def _out_channels(module: nn.Module) -> int:
@@ -101,7 +79,7 @@ def _dependency_graph(model: nn.Module, example: torch.Tensor) -> tp.DependencyG
     return tp.DependencyGraph().build_dependency(
         model,
         example_inputs=example,
-        customized_pruners={TemporalSelfSimilarity: _TemporalSelfSimilarityPruner()},
+        customized_pruners=dict(structure_of(model).custom_pruners),
         verbose=False,  # free parameters are handled by _refuse_tied, not by a warning
     )
 

@@ -3,11 +3,11 @@
 Latency and size are measured on the artifact a device would run (the study's format, loaded
 back from its serialized bytes and prepared as its runtime prepares it: for TorchScript on a
 CPU, frozen and optimised for inference), not on the Python model it came from. A model over
-the latency budget is not scored for accuracy: its trial is infeasible whatever its error,
-and counting videos is the most expensive part of a trial. Neither is a model of a study that
-optimises latency and size only (random weights, say, whose counts mean nothing). With
-``screen_videos``, the first videos are counted, and the rest only if the caller's
-``worth_finishing`` says the trial could still matter (autocompress.search.screening).
+the latency budget is not scored by the task: its trial is infeasible whatever its error, and
+the task is the most expensive part of a trial. Neither is a model of a study that optimises
+latency and size only (random weights, say, whose errors mean nothing). With
+``screen_items``, the task's first items are scored, and the rest only if the caller's
+``worth_finishing`` says the trial could still matter (autocompress.study.screening).
 """
 
 from __future__ import annotations
@@ -18,21 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import torch
 
 from autocompress.backends import ArtifactFormat
 from autocompress.backends.command_latency import CommandTimer
-from autocompress.data.quva import QuvaDataset, VideoItem
-from autocompress.evaluators.accuracy import AccuracyReport, VideoCount, count_videos
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.latency import Timing, TimingProtocol, measure
 from autocompress.evaluators.size import MIB
-from autocompress.models.counting import CountingConfig
+from autocompress.models.adapter import Task, TaskReport
 
 __all__ = ["CostEvaluator", "Metrics", "WorthFinishing"]
 
-# (latency ms, size MiB, the videos counted so far, how many the full set has) -> go on?
-WorthFinishing = Callable[[float, float, tuple[VideoCount, ...], int], bool]
+# (latency ms, size MiB, the report of the items scored so far, how many the task has) -> go on?
+WorthFinishing = Callable[[float, float, TaskReport, int], bool]
 
 
 @dataclass(frozen=True)
@@ -40,33 +39,27 @@ class Metrics:
     latency_ms: float
     latency_spread_ms: float
     size_mib: float
-    mae: float | None  # None: not scored (over the latency budget, or accuracy not wanted)
-    obo: float | None
+    errors: dict[str, float] | None  # None: not scored (over the budget, or no task wanted)
     seconds: dict[str, float]  # wall time of each phase: artifact, latency, accuracy
-    screened: AccuracyReport | None = None  # the videos counted before stopping early
+    screened: TaskReport | None = None  # the items scored before stopping early
 
     @property
     def scored(self) -> bool:
-        return self.mae is not None
+        return self.errors is not None
 
 
 @dataclass(frozen=True)
 class CostEvaluator:
     """Measures compressed models the same way for every trial of a study."""
 
-    dataset: QuvaDataset
     example: torch.Tensor  # one batch as the device would see it
     protocol: TimingProtocol
-    image_size: int
     lock: MachineLock
     artifact_format: ArtifactFormat
     command_timer: CommandTimer | None = None  # None: time the artifact here
     budget_ms: float | None = None
-    subset: int | None = None
-    counting: CountingConfig = CountingConfig()
-    scores_accuracy: bool = True
-    accuracy_device: str = "cpu"  # where videos are counted; latency stays with the artifact
-    screen_videos: int | None = None  # counted first; None: all videos at once
+    task: Task | None = None  # None: latency and size only
+    screen_items: int | None = None  # scored first; None: every item at once
 
     def artifact(self, model: torch.nn.Module) -> bytes:
         """The deployable artifact's bytes (their length is the model size)."""
@@ -90,33 +83,22 @@ class CostEvaluator:
     def accuracy(
         self,
         model: torch.nn.Module,
-        worth_finishing: Callable[[tuple[VideoCount, ...], int], bool] | None = None,
-    ) -> tuple[AccuracyReport, bool]:
-        """The model's report and whether it covers every video: with ``worth_finishing``,
-        the first ``screen_videos`` are counted, and the others only if it says so."""
-        items = self.dataset.select(self.subset)
-        first = len(items)
-        if worth_finishing is not None and self.screen_videos is not None:
-            first = min(self.screen_videos, len(items))
-        counts = self._count(model, items[:first])
-        if first < len(items):
-            if not worth_finishing(counts, len(items)):
-                return AccuracyReport.of(counts), False
-            counts += self._count(model, items[first:])
-        return AccuracyReport.of(counts), True
-
-    def _count(
-        self, model: torch.nn.Module, items: tuple[VideoItem, ...]
-    ) -> tuple[VideoCount, ...]:
-        return count_videos(
-            model,
-            self.dataset,
-            items,
-            self.counting,
-            progress=False,
-            image_size=self.image_size,
-            device=self.accuracy_device,
-        )
+        worth_finishing: Callable[[TaskReport, int], bool] | None = None,
+    ) -> tuple[TaskReport, bool]:
+        """The task's report and whether it covers every item: with ``worth_finishing``,
+        the first ``screen_items`` are scored, and the others only if it says so."""
+        if self.task is None:
+            raise ValueError("this evaluator has no task to score")
+        total = self.task.item_count()
+        first = total
+        if worth_finishing is not None and self.screen_items is not None:
+            first = min(self.screen_items, total)
+        errors = self.task.item_errors(model, 0, first)
+        if first < total:
+            if not worth_finishing(TaskReport.of(self.task, errors), total):
+                return TaskReport.of(self.task, errors), False
+            errors = np.concatenate([errors, self.task.item_errors(model, first, total)])
+        return TaskReport.of(self.task, errors), True
 
     def __call__(
         self, model: torch.nn.Module, worth_finishing: WorthFinishing | None = None
@@ -130,10 +112,10 @@ class CostEvaluator:
         size_mib = len(data) / MIB
         report, complete, screened = None, False, None
         within_budget = self.budget_ms is None or timing.median_ms <= self.budget_ms
-        if self.scores_accuracy and within_budget:
+        if self.task is not None and within_budget:
             go_on = worth_finishing and partial(worth_finishing, timing.median_ms, size_mib)
             # The eager model computes the artifact's function (tests check this) without
-            # TorchScript re-specialising for every new batch shape of the counting.
+            # TorchScript re-specialising for every new batch shape of the task.
             with self.lock.shared():
                 report, complete = self.accuracy(model, go_on)
             screened = None if complete else report
@@ -141,8 +123,7 @@ class CostEvaluator:
             latency_ms=timing.median_ms,
             latency_spread_ms=timing.spread_ms,
             size_mib=size_mib,
-            mae=report.mae if complete else None,
-            obo=report.obo if complete else None,
+            errors=report.values if complete else None,
             seconds={
                 "artifact": built - started,
                 "latency": timed - built,

@@ -9,7 +9,7 @@ from torch import nn
 from autocompress.compression import decomposable_layers, prunable_groups, quantizable_layers
 from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.tensorize import factor_names
-from autocompress.search.config import SpaceConfig
+from autocompress.study.config import SpaceConfig
 
 __all__ = ["FRACTION", "SKIP", "VBMF", "LayerCatalog", "PipelinePoint"]
 

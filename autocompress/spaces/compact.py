@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import optuna
 
-from autocompress.search.config import SpaceConfig
 from autocompress.spaces import per_layer
 from autocompress.spaces.catalog import VBMF, LayerCatalog
+from autocompress.study.config import SpaceConfig
 
 __all__ = ["prune_params", "rank_params", "suggest_ranks", "suggest_ratios", "tapered"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import optuna
 
-from autocompress.search.config import SpaceConfig
 from autocompress.spaces.catalog import FRACTION, SKIP, VBMF, LayerCatalog
+from autocompress.study.config import SpaceConfig
 
 __all__ = ["prune_params", "rank_params", "suggest_ranks", "suggest_ratios"]
 

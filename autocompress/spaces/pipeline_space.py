@@ -14,9 +14,9 @@ from types import ModuleType
 import optuna
 
 from autocompress.compression import Pipeline, PruneStep, QuantizeStep, TensorizeStep
-from autocompress.search.config import SpaceConfig
 from autocompress.spaces import compact, per_layer
 from autocompress.spaces.catalog import LayerCatalog, PipelinePoint
+from autocompress.study.config import SpaceConfig
 
 __all__ = ["LAYOUTS", "LayerCatalog", "PipelinePoint", "params_of", "suggest_pipeline"]
 

@@ -23,13 +23,13 @@ from tqdm import tqdm
 
 from autocompress.compression import Pipeline
 from autocompress.errors import UserError
-from autocompress.search.config import StudyConfig
-from autocompress.search.context import SearchContext, build_context, compress
-from autocompress.search.latency_prediction import EAGER_MS, PREDICTED_MS, LatencyFit, eager_ms
-from autocompress.search.pareto import feasible_front
-from autocompress.search.recovery import RECOVERS, queue_recovery, with_recovery
-from autocompress.search.screening import front_screen
-from autocompress.search.study import (
+from autocompress.models.adapter import ModelAdapter
+from autocompress.models.registry import adapter_for
+from autocompress.spaces.pipeline_space import suggest_pipeline
+from autocompress.study.config import StudyConfig, with_task_objectives
+from autocompress.study.context import SearchContext, build_context, compress
+from autocompress.study.latency_prediction import EAGER_MS, PREDICTED_MS, LatencyFit, eager_ms
+from autocompress.study.lifecycle import (
     FAIL_REASON,
     STORAGE_ERRORS,
     WORKER,
@@ -41,13 +41,15 @@ from autocompress.search.study import (
     requeue_last_interrupted,
     worker_id,
 )
-from autocompress.search.warm_start import queue_warm_start
-from autocompress.spaces.pipeline_space import suggest_pipeline
+from autocompress.study.pareto import feasible_front
+from autocompress.study.recovery import RECOVERS, queue_recovery, with_recovery
+from autocompress.study.screening import front_screen
+from autocompress.study.warm_start import queue_warm_start
 
 __all__ = ["SearchOutcome", "TrialFailed", "run_search", "run_trial"]
 
-# Error values of a trial whose accuracy was not scored (over budget): what counting nothing
-# scores (MAE 1, OBO 1). Such trials are infeasible, so these never reach the Pareto front.
+# Error values of a trial the task did not score (over budget, screened out): such trials are
+# infeasible, so these never reach the Pareto front.
 UNSCORED_ERROR = 1.0
 MAX_WARNINGS = 20
 # How long a worker waits for a storage that stopped answering, and between two tries.
@@ -75,7 +77,7 @@ def _skip_if_predicted_over_budget(
     trial: optuna.Trial, trials: list[FrozenTrial], model: torch.nn.Module, context: SearchContext
 ) -> None:
     """Time one eager forward; end the trial as PRUNED if the study's own trials predict its
-    latency far over the budget (autocompress.search.latency_prediction)."""
+    latency far over the budget (autocompress.study.latency_prediction)."""
     budget_ms = context.config.budget_ms
     with context.evaluator.lock.exclusive():
         eager = eager_ms(model, context.evaluator.example, context.config.latency.threads)
@@ -134,32 +136,35 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
             for message in messages:  # shown by `autocompress -v`
                 logging.getLogger(__name__).info("trial %d warned: %s", trial.number, message)
     seconds = {"compression": compressed - started, **metrics.seconds}
-    mae = metrics.mae if metrics.scored else UNSCORED_ERROR
-    obo = metrics.obo if metrics.scored else UNSCORED_ERROR
+    errors = metrics.errors or dict.fromkeys(_task_names(context), UNSCORED_ERROR)
     for key, value in {
         "latency_ms": metrics.latency_ms,
         "latency_spread_ms": metrics.latency_spread_ms,
         "baseline_ms": baseline_ms,
         "speedup": baseline_ms / metrics.latency_ms,
         "size_mib": metrics.size_mib,
-        "mae": metrics.mae,
-        "obo": metrics.obo,
+        **{name: (metrics.errors or {}).get(name) for name in _task_names(context)},
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }.items():
         trial.set_user_attr(key, value)
     if metrics.screened is not None:
-        # Stopped after its first videos: their MAE and OBO, not the whole set's.
+        # Stopped after its first items: their errors, not the whole set's.
         screened = metrics.screened
-        trial.set_user_attr(
-            "screened", {"videos": screened.n_videos, "mae": screened.mae, "obo": screened.obo}
-        )
+        trial.set_user_attr("screened", {"items": screened.items, **screened.values})
         trial.set_constraint("screened_out", 1.0)
     if config.budget_ms is not None:
         trial.set_constraint("latency_over_budget_ms", metrics.latency_ms - config.budget_ms)
     if baseline_mae is not None:
+        mae = errors["mae"]
         trial.set_constraint("mae_over_limit", mae - (baseline_mae + config.max_mae_increase))
-    values = {"latency": metrics.latency_ms, "size": metrics.size_mib, "mae": mae, "obo": obo}
+    values = {"latency": metrics.latency_ms, "size": metrics.size_mib, **errors}
     return [values[name] for name in config.objectives]
+
+
+def _task_names(context: SearchContext) -> tuple[str, ...]:
+    """The errors a trial records (None when not scored): every one the model's task reports,
+    objectives or not."""
+    return context.adapter.objectives
 
 
 def _progress(study: optuna.Study, finished: int, seconds: float) -> str:
@@ -226,6 +231,7 @@ def run_search(
     log: Callable[[str], None] = print,
     heartbeat: Heartbeat = Heartbeat(),
     storage_patience_s: float = STORAGE_PATIENCE_S,
+    adapter: ModelAdapter | None = None,
 ) -> SearchOutcome:
     """Run trials until the study has ``config.trials`` of them; Ctrl-C stops after saving.
 
@@ -234,13 +240,16 @@ def run_search(
     trials live in the storage, and the interrupted one is queued again, so nothing is lost.
     """
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    adapter = adapter or adapter_for(config, run_dir)
+    config = with_task_objectives(config, adapter.objectives)
     study, created = open_study(config, storage_url, run_dir, heartbeat, log)
     recovered = tuple(recover_interrupted_trials(study))
     if recovered:
         log(f"re-queued trials interrupted by a killed worker: {list(recovered)}")
-    context = build_context(config, run_dir, study)
+    context = build_context(config, run_dir, study, adapter)
     if created and config.warm_start:
-        queue_warm_start(study, context.model, context.catalog, config.space)
+        recipe = context.adapter.recipe(context.model)
+        queue_warm_start(study, context.model, context.catalog, config.space, recipe)
     done_before = counted_trials(study.get_trials(deepcopy=False))
     bar = tqdm(
         total=config.trials,

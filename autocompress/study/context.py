@@ -1,5 +1,5 @@
-"""Everything a worker builds once and every trial reuses: the base model, the evaluation
-videos, calibration clips, the layer catalog with its SQNR ranking, and the cost evaluator."""
+"""Everything a worker builds once and every trial reuses: the model adapter, the base model,
+calibration inputs, the layer catalog with its SQNR ranking, and the cost evaluator."""
 
 from __future__ import annotations
 
@@ -15,19 +15,16 @@ from torch import nn
 
 from autocompress.backends import artifact_format
 from autocompress.compression import Pipeline, StepReport, apply_pipeline
-from autocompress.data.quva import QuvaDataset
-from autocompress.data.synthetic import generate_dataset
 from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.latency import TimingProtocol
-from autocompress.models.counting import CountingConfig, chunk_indices
-from autocompress.models.repnet import PRESETS
-from autocompress.models.weights import load_model
-from autocompress.search.config import StudyConfig
+from autocompress.models.adapter import ModelAdapter, evaluate_task
+from autocompress.models.registry import adapter_for
 from autocompress.spaces.pipeline_space import LayerCatalog
+from autocompress.study.config import MEASURED_OBJECTIVES, StudyConfig, with_task_objectives
 
-__all__ = ["SearchContext", "build_context", "calibration_clips", "compress", "evaluation_videos"]
+__all__ = ["SearchContext", "build_context", "compress"]
 
 
 def compress(
@@ -39,32 +36,6 @@ def compress(
         return copy.deepcopy(model).eval(), []
     compressed, reports = apply_pipeline(model, pipeline, calibration, device)
     return compressed.eval(), reports
-
-
-def evaluation_videos(config: StudyConfig, run_dir: Path) -> QuvaDataset:
-    data = config.data
-    # Every video is decoded once up front, at counting's size (so into the cache counting
-    # reads): a search never scores a set silently missing an unreadable video.
-    size = PRESETS[config.preset].image_size
-    if data.path is not None:
-        return QuvaDataset(data.path, verify=size)
-    if data.synthetic_videos is None:
-        raise UserError(f"study {config.name!r} evaluates on real videos: give --data DIR")
-    folder = run_dir / f"videos-{data.synthetic_videos}-seed{data.synthetic_seed}"
-    if not (folder / "annotations").is_dir():
-        print(f"generating {data.synthetic_videos} evaluation videos in {folder}")
-        generate_dataset(folder, data.synthetic_videos, seed=data.synthetic_seed, overwrite=True)
-    return QuvaDataset(folder, verify=size)
-
-
-def calibration_clips(dataset: QuvaDataset, count: int, num_frames: int, size: int) -> torch.Tensor:
-    """The first ``num_frames`` frames of the first ``count`` videos (index-clipped if short)."""
-    clips = []
-    for item in dataset.select(count):
-        frames = dataset.frames(item, size)
-        first_chunk = torch.from_numpy(chunk_indices(len(frames), 1, num_frames)[0])
-        clips.append(frames[first_chunk].transpose(0, 1))
-    return torch.stack(clips)
 
 
 def _sqnr_ranking(
@@ -98,6 +69,7 @@ BASELINE_RETIME_S = 600.0  # a worker times the baseline again when its timing i
 @dataclass
 class SearchContext:
     config: StudyConfig
+    adapter: ModelAdapter
     model: nn.Module
     weights_source: str
     calibration: torch.Tensor
@@ -124,20 +96,23 @@ class SearchContext:
     def baseline_mae(self) -> float:
         """MAE of the uncompressed model, for the optional accuracy constraint."""
         if self._baseline_mae is None:
-            self._baseline_mae = self.evaluator.accuracy(self.model)[0].mae
+            task = self.evaluator.task
+            if task is None:
+                raise ValueError("the accuracy constraint needs a task")
+            self._baseline_mae = evaluate_task(task, self.model).values["mae"]
         return self._baseline_mae
 
 
-def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> SearchContext:
+def build_context(
+    config: StudyConfig, run_dir: Path, study: optuna.Study, adapter: ModelAdapter | None = None
+) -> SearchContext:
+    """The context of ``config``'s model: its ``adapter`` if given (a Python API search),
+    else the one its ``preset`` names."""
     _check_device(config.accuracy_device)
-    model, source = load_model(config.preset, config.weights)
-    cfg = model.config
-    dataset = evaluation_videos(config, run_dir)
-    if len(dataset) == 0:
-        raise UserError(f"no evaluation videos in {dataset.root}")
-    calibration = calibration_clips(
-        dataset, config.data.calibration_clips, cfg.num_frames, cfg.image_size
-    )
+    adapter = adapter or adapter_for(config, run_dir)
+    config = with_task_objectives(config, adapter.objectives)
+    model, source = adapter.load()
+    calibration = adapter.calibration(config.data.calibration_clips)
     wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
     started = time.perf_counter()
     backend = config.quantize_backend
@@ -150,20 +125,15 @@ def build_context(config: StudyConfig, run_dir: Path, study: optuna.Study) -> Se
         raise UserError(str(error)) from error
     latency = config.latency
     example = calibration[:1].expand(latency.batch_size, *calibration.shape[1:]).contiguous()
+    scores_task = bool(set(config.objectives) - set(MEASURED_OBJECTIVES))
     evaluator = CostEvaluator(
-        dataset=dataset,
         example=example,
         protocol=TimingProtocol(warmup=latency.warmup, runs=latency.runs, threads=latency.threads),
-        image_size=cfg.image_size,
         lock=MachineLock(),
         artifact_format=artifact_format(config.artifact),
         command_timer=latency.timer(),
         budget_ms=config.budget_ms,
-        subset=config.data.subset,
-        counting=CountingConfig.named(config.counting),
-        scores_accuracy=bool({"mae", "obo"} & set(config.objectives))
-        or config.max_mae_increase is not None,
-        accuracy_device=config.accuracy_device,
-        screen_videos=config.data.screen_videos,
+        task=adapter.task() if scores_task or config.max_mae_increase is not None else None,
+        screen_items=config.data.screen_videos,
     )
-    return SearchContext(config, model, source, calibration, catalog, evaluator)
+    return SearchContext(config, adapter, model, source, calibration, catalog, evaluator)

@@ -16,9 +16,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import FinetuneStep, Pipeline, QuantizeStep
-from autocompress.search.config import StudyConfig
-from autocompress.search.pareto import feasible_front
-from autocompress.search.study import counted_trials
+from autocompress.study.config import StudyConfig
+from autocompress.study.lifecycle import counted_trials
+from autocompress.study.pareto import feasible_front
 
 __all__ = ["RECOVERS", "queue_recovery", "with_recovery"]
 

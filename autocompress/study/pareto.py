@@ -15,11 +15,17 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import Pipeline
-from autocompress.search.study import Feasibility
+from autocompress.study.lifecycle import Feasibility
 
-__all__ = ["FrontRow", "baseline_trial", "feasible_front", "format_front", "plot_front"]
-
-_OBJECTIVE_ATTRS = {"latency": "latency_ms", "size": "size_mib", "mae": "mae", "obo": "obo"}
+__all__ = [
+    "FrontRow",
+    "FrontTable",
+    "baseline_trial",
+    "feasible_front",
+    "format_front",
+    "front_table",
+    "plot_front",
+]
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,7 @@ class FrontRow:
     latency_spread_ms: float
     speedup: float | None  # to the baseline as its worker timed it then (older trials: None)
     size_mib: float
-    mae: float | None
-    obo: float | None
+    errors: dict[str, float | None]  # the task's, by objective name
     warnings: int  # distinct library warnings the trial raised (the trial's "warnings")
 
 
@@ -63,7 +68,7 @@ def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
     return next((t for t in done if t.user_attrs.get("baseline")), None)
 
 
-def _row(trial: FrozenTrial) -> FrontRow:
+def _row(trial: FrozenTrial, error_names: tuple[str, ...]) -> FrontRow:
     attrs = trial.user_attrs
     return FrontRow(
         trial.number,
@@ -72,45 +77,72 @@ def _row(trial: FrozenTrial) -> FrontRow:
         attrs.get("latency_spread_ms", 0.0),
         attrs.get("speedup"),
         attrs["size_mib"],
-        attrs.get("mae"),
-        attrs.get("obo"),
+        {name: attrs.get(name) for name in error_names},
         len(attrs.get("warnings", ())),
     )
 
 
-def format_front(study: optuna.Study) -> str:
-    """The front as a table, each row also relative to the uncompressed baseline, with how
-    many warnings each trial raised (``autocompress -v`` prints them as they come).
+@dataclass(frozen=True)
+class FrontTable:
+    """The feasible front with the uncompressed baseline first; ``str()`` is the table."""
 
-    Latency is the median with its interquartile spread; the speed-up divides the baseline
-    timed by the trial's worker shortly before (so a busier hour slows both alike), or, for
-    trials stored without it, the baseline trial's latency."""
-    front = [_row(t) for t in feasible_front(study)]
+    rows: tuple[FrontRow, ...]  # the front, fastest first
+    baseline: FrontRow | None
+    error_names: tuple[str, ...]  # the task's errors, one column each
+
+    def __str__(self) -> str:
+        """Each row also relative to the baseline, with how many warnings each trial raised
+        (``autocompress -v`` prints them as they come).
+
+        Latency is the median with its interquartile spread; the speed-up divides the
+        baseline timed by the trial's worker shortly before (so a busier hour slows both
+        alike), or, for trials stored without it, the baseline trial's latency."""
+        reference = self.baseline
+        error_headers = "".join(f" {name:>{_width(name)}}" for name in self.error_names)
+        lines = [
+            f"{'trial':>5}  {'latency ms':>10} {'spread':>7} {'speed-up':>8}  {'MiB':>7} "
+            f"{'smaller':>7} {error_headers} {'warnings':>8}  pipeline"
+        ]
+        shown = ([reference] if reference else []) + [r for r in self.rows if r != reference]
+        for row in shown:
+            ratio = row.speedup or (reference.latency_ms / row.latency_ms if reference else None)
+            speed = f"{ratio:.2f}x" if ratio else "-"
+            smaller = f"{1 - row.size_mib / reference.size_mib:.0%}" if reference else "-"
+            errors = "".join(
+                f" {'-' if value is None else f'{value:.3f}':>{_width(name)}}"
+                for name, value in row.errors.items()
+            )
+            marker = "" if row in self.rows else "  (not on the front)"
+            lines.append(
+                f"{row.number:>5}  {row.latency_ms:>10.1f} {row.latency_spread_ms:>7.1f} "
+                f"{speed:>8}  {row.size_mib:>7.2f} {smaller:>7} {errors} {row.warnings:>8}  "
+                f"{row.pipeline}{marker}"
+            )
+        return "\n".join(lines)
+
+
+def front_table(study: optuna.Study) -> FrontTable:
+    names = Feasibility.of(study).task_objectives
     base = baseline_trial(study)
-    reference = _row(base) if base is not None else None
-    lines = [
-        f"{'trial':>5}  {'latency ms':>10} {'spread':>7} {'speed-up':>8}  {'MiB':>7} {'smaller':>7}"
-        f"  {'MAE':>6} {'OBO':>5} {'warnings':>8}  pipeline"
-    ]
-    rows = ([reference] if reference else []) + [r for r in front if r != reference]
-    for row in rows:
-        ratio = row.speedup or (reference.latency_ms / row.latency_ms if reference else None)
-        speed = f"{ratio:.2f}x" if ratio else "-"
-        smaller = f"{1 - row.size_mib / reference.size_mib:.0%}" if reference else "-"
-        mae = f"{row.mae:.3f}" if row.mae is not None else "-"
-        obo = f"{row.obo:.2f}" if row.obo is not None else "-"
-        marker = "" if row in front else "  (not on the front)"
-        lines.append(
-            f"{row.number:>5}  {row.latency_ms:>10.1f} {row.latency_spread_ms:>7.1f} {speed:>8}  "
-            f"{row.size_mib:>7.2f} "
-            f"{smaller:>7}  {mae:>6} {obo:>5} {row.warnings:>8}  {row.pipeline}{marker}"
-        )
-    return "\n".join(lines)
+    return FrontTable(
+        tuple(_row(t, names) for t in feasible_front(study)),
+        _row(base, names) if base is not None else None,
+        names,
+    )
+
+
+def format_front(study: optuna.Study) -> str:
+    """The front as a table (see :class:`FrontTable`)."""
+    return str(front_table(study))
+
+
+def _width(name: str) -> int:
+    return max(6, len(name))
 
 
 def plot_front(study: optuna.Study, png: Path) -> list[Path]:
-    """Latency against MAE and against size, front highlighted (PNG), and Optuna's
-    interactive Pareto plot (HTML next to it). Returns the files written."""
+    """Latency against the task's first error and against size, front highlighted (PNG),
+    and Optuna's interactive Pareto plot (HTML next to it). Returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,8 +151,10 @@ def plot_front(study: optuna.Study, png: Path) -> list[Path]:
     is_feasible = Feasibility.of(study)
     feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
     front = {t.number for t in feasible_front(study)}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, attr, label in ((axes[0], "mae", "MAE"), (axes[1], "size_mib", "size (MiB)")):
+    error_names = is_feasible.task_objectives
+    panels = [(name, name) for name in error_names[:1]] + [("size_mib", "size (MiB)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for ax, (attr, label) in zip(axes[0], panels, strict=True):
         for on_front, style in ((False, {"c": "0.7", "s": 14}), (True, {"c": "C3", "s": 30})):
             points = [
                 (t.user_attrs["latency_ms"], t.user_attrs[attr])
@@ -149,7 +183,7 @@ def plot_front(study: optuna.Study, png: Path) -> list[Path]:
         )
         return [png]
     html = png.with_suffix(".html")
-    targets_names = [n for n in ("latency", "mae") if n in names]
+    targets_names = [n for n in ("latency", *error_names) if n in names][:2]
     if len(targets_names) < 2:
         targets_names = names[:2]
     indices = [names.index(n) for n in targets_names]

@@ -21,10 +21,9 @@ from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
 from autocompress.compression.steps import QUANTIZE_BACKENDS, FinetuneStep
 from autocompress.errors import UserError
-from autocompress.models.counting import PROCEDURES
 
 __all__ = [
-    "OBJECTIVES",
+    "MEASURED_OBJECTIVES",
     "DataConfig",
     "LatencyConfig",
     "SpaceConfig",
@@ -34,9 +33,11 @@ __all__ = [
     "load_study_config",
     "resolve_study_config",
     "study_config_from_dict",
+    "with_task_objectives",
 ]
 
-OBJECTIVES = ("latency", "size", "mae", "obo")
+# Measured on every trial's artifact; the model's task adds its errors (MAE and OBO for RepNet).
+MEASURED_OBJECTIVES = ("latency", "size")
 LAYOUTS = ("compact", "per_layer")  # autocompress.spaces
 ORDERS = ("", "P", "T", "Q", "PT", "TP", "PQ", "TQ", "PTQ", "TPQ")
 # Shipped as package data, so an installed wheel finds them from any directory.
@@ -53,7 +54,7 @@ class DataConfig:
     synthetic_seed: int = 1000  # never used by training (training seeds are < 1000)
     subset: int | None = None  # score only the first N videos (cheap estimate)
     # Counted first; the rest only for a trial that could still reach the front
-    # (autocompress.search.screening). None: every trial counts every video.
+    # (autocompress.study.screening). None: every trial counts every video.
     screen_videos: int | None = 4
     calibration_clips: int = 8  # clips cut from the videos for static quantization
 
@@ -87,7 +88,7 @@ AUTO_RECOVERY_SHARE = 0.02
 @dataclass(frozen=True)
 class RecoveryConfig:
     """The study's last ``trials`` trials distil the most promising points found before them
-    (autocompress.search.recovery); the rest are scored raw. ``trials`` None: 2 % of the
+    (autocompress.study.recovery); the rest are scored raw. ``trials`` None: 2 % of the
     study's trials, rounded down."""
 
     trials: int | None = None
@@ -156,16 +157,20 @@ class SpaceConfig:
 @dataclass(frozen=True)
 class StudyConfig:
     name: str = "default"
+    # A shipped model (repnet-s, repnet, digits), or your own as "package.module:factory"
+    # (autocompress.models.imported), scored by ``task``.
     preset: str = "repnet-s"
+    task: str | None = None  # "package.module:object", a Task or an evaluation function
     weights: str | None = None  # None: the preset's shipped weights
-    objectives: tuple[str, ...] = OBJECTIVES
+    # None: latency, size and every error the model's task reports (with_task_objectives).
+    objectives: tuple[str, ...] | None = None
     budget_ms: float | None = None
     max_mae_increase: float | None = None  # optional accuracy constraint vs the baseline
     sampler: str = "tpe"
     seed: int | None = 0
     trials: int = 200
-    # "default": the alias guard and sub-class periods; "official": the demo's procedure
-    # (autocompress.models.counting). Part of the definition: it changes every MAE and OBO.
+    # RepNet's counting procedure: "default" (the alias guard and sub-class periods) or
+    # "official" (the demo's; autocompress.models.counting). It changes every MAE and OBO.
     counting: str = "default"
     # How the model ships, and so how latency and size are measured (autocompress.backends).
     artifact: str = "torchscript"
@@ -179,15 +184,14 @@ class StudyConfig:
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
-    # After the baseline, run a few pipelines known to do well (autocompress.search.warm_start).
+    # After the baseline, run a few pipelines known to do well (autocompress.study.warm_start).
     warm_start: bool = True
 
     def __post_init__(self) -> None:
-        unknown = [o for o in self.objectives if o not in OBJECTIVES]
-        if unknown or not self.objectives:
-            raise UserError(
-                f"objectives: {unknown or 'empty'}; choose from {', '.join(OBJECTIVES)}"
-            )
+        if self.objectives is not None and len(set(self.objectives)) != len(self.objectives):
+            raise UserError(f"objectives: {list(self.objectives)} names one twice")
+        if self.objectives == ():
+            raise UserError("objectives: empty; give at least one, or leave the key out")
         if self.budget_ms is not None and self.budget_ms <= 0:
             raise UserError(f"budget_ms must be positive, got {self.budget_ms}")
         if self.max_mae_increase is not None and self.max_mae_increase < 0:
@@ -199,8 +203,6 @@ class StudyConfig:
                 f"recovery.trials ({self.recovery.trials}) must leave trials to recover from "
                 f"(trials: {self.trials})"
             )
-        if self.counting not in PROCEDURES:
-            raise UserError(f"counting: {self.counting!r}; choose from {', '.join(PROCEDURES)}")
         if self.artifact not in ARTIFACT_FORMATS:
             raise UserError(
                 f"artifact: {self.artifact!r}; choose from {', '.join(ARTIFACT_FORMATS)}"
@@ -337,3 +339,20 @@ def resolve_study_config(
         section, _, field_name = key.rpartition(".")
         (values[section] if section else values)[field_name] = value
     return study_config_from_dict(values)
+
+
+def with_task_objectives(config: StudyConfig, task_objectives: tuple[str, ...]) -> StudyConfig:
+    """``config`` with its objectives checked against what the model's task reports, or, when
+    the study names none, all of them."""
+    if config.max_mae_increase is not None and "mae" not in task_objectives:
+        raise UserError(f"max_mae_increase: preset {config.preset!r}'s task reports no MAE")
+    available = (*MEASURED_OBJECTIVES, *task_objectives)
+    if config.objectives is None:
+        return dataclasses.replace(config, objectives=available)
+    unknown = [o for o in config.objectives if o not in available]
+    if unknown:
+        raise UserError(
+            f"objectives: {unknown[0]!r} is not measured for preset {config.preset!r}; "
+            f"choose from {', '.join(available)}"
+        )
+    return config

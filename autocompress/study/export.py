@@ -24,10 +24,10 @@ from optuna.trial import TrialState
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
 from autocompress.errors import UserError
-from autocompress.search.context import SearchContext, compress
-from autocompress.search.latency_prediction import PREDICTED_MS
-from autocompress.search.pareto import feasible_front
-from autocompress.search.study import Feasibility, writable_dir
+from autocompress.study.context import SearchContext, compress
+from autocompress.study.latency_prediction import PREDICTED_MS
+from autocompress.study.lifecycle import Feasibility, writable_dir
+from autocompress.study.pareto import feasible_front
 
 __all__ = [
     "PICKS",
@@ -48,12 +48,12 @@ class ExportResult:
     measured: dict
 
 
-PICKS = {"fastest": "latency_ms", "smallest": "size_mib", "most-accurate": "mae"}
+PICKS = ("fastest", "smallest", "most-accurate")
 
 
 def pick_trial(study: optuna.Study, choice: str) -> int:
     """A trial number from ``choice``: a number, or the Pareto point that is ``fastest``,
-    ``smallest`` or ``most-accurate`` (lowest MAE)."""
+    ``smallest`` or ``most-accurate`` (lowest first task error: MAE for RepNet)."""
     if choice.isdigit():
         return int(choice)
     if choice not in PICKS:
@@ -61,10 +61,12 @@ def pick_trial(study: optuna.Study, choice: str) -> int:
     front = feasible_front(study)
     if not front:
         raise UserError(f"study {study.study_name!r} has no feasible trial yet")
-    measured = [t for t in front if t.user_attrs.get(PICKS[choice]) is not None]
+    errors = Feasibility.of(study).task_objectives
+    attr = {"fastest": "latency_ms", "smallest": "size_mib"}.get(choice) or (errors or ("",))[0]
+    measured = [t for t in front if t.user_attrs.get(attr) is not None]
     if not measured:
         raise UserError(f"study {study.study_name!r} does not score accuracy: pick by number")
-    return min(measured, key=lambda t: t.user_attrs[PICKS[choice]]).number
+    return min(measured, key=lambda t: t.user_attrs[attr]).number
 
 
 def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
@@ -85,10 +87,11 @@ def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTri
             f"trial {number} is {trial.state.name}, not finished{': ' + reason if reason else ''}"
         )
     if "screened" in trial.user_attrs:
-        videos = trial.user_attrs["screened"]["videos"]
+        screened = trial.user_attrs["screened"]
+        items = screened.get("items", screened.get("videos"))  # "videos": before adapters
         raise UserError(
-            f"trial {number} was screened out after {videos} videos: its accuracy estimate "
-            "could not reach the front, so it was never scored on the whole set"
+            f"trial {number} was screened out after its first {items} items: its error "
+            "estimate could not reach the front, so it was never scored on the whole set"
         )
     if not Feasibility.of(study)(trial):
         raise UserError(f"trial {number} is infeasible (over the latency budget or error limit)")
@@ -190,13 +193,10 @@ def export_trial(
         "latency_ms": metrics.latency_ms,
         "latency_spread_ms": metrics.latency_spread_ms,
         "size_mib": metrics.size_mib,  # the study format's file, serialized once more
-        "mae": metrics.mae,
-        "obo": metrics.obo,
+        **{name: (metrics.errors or {}).get(name) for name in context.adapter.objectives},
     }
     attrs = trial.user_attrs
-    trial_metrics = {
-        k: attrs.get(k) for k in ("latency_ms", "latency_spread_ms", "size_mib", "mae", "obo")
-    }
+    trial_metrics = {k: attrs.get(k) for k in measured}
     summary = {
         "study": study.study_name,
         "trial": number,

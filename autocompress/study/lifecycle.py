@@ -32,8 +32,8 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
 
 from autocompress.errors import UserError
-from autocompress.search.config import StudyConfig
-from autocompress.search.latency_prediction import PREDICTED_MS
+from autocompress.study.config import MEASURED_OBJECTIVES, StudyConfig
+from autocompress.study.latency_prediction import PREDICTED_MS
 
 __all__ = [
     "FAIL_REASON",
@@ -279,6 +279,8 @@ def open_study(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # TPE's group option
         sampler = SAMPLERS[config.sampler](config.seed)
+    if config.objectives is None:
+        raise ValueError("open_study needs the objectives resolved (with_task_objectives)")
     storage = make_storage(storage_url, run_dir, heartbeat)
     definition = dataclasses.asdict(config)
     for key in MAY_CHANGE_ON_RESUME:
@@ -418,12 +420,12 @@ class Feasibility:
     budget_ms: float | None = None
     max_mae_increase: float | None = None
     baseline_mae: float | None = None
-    scores_accuracy: bool = True
+    task_objectives: tuple[str, ...] = ()  # a trial the task did not score is infeasible
 
     @classmethod
     def of(cls, study: optuna.Study) -> Feasibility:
         config = stored_config(study) or {}
-        objectives = config.get("objectives", [])
+        objectives = config.get("objectives") or []
         limit = config.get("max_mae_increase")
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         baseline = next((t for t in done if t.user_attrs.get("baseline")), None)
@@ -431,7 +433,8 @@ class Feasibility:
             budget_ms=config.get("budget_ms"),
             max_mae_increase=limit,
             baseline_mae=baseline.user_attrs.get("mae") if baseline else None,
-            scores_accuracy=bool({"mae", "obo"} & set(objectives)) or limit is not None,
+            task_objectives=tuple(o for o in objectives if o not in MEASURED_OBJECTIVES)
+            + (("mae",) if limit is not None else ()),
         )
 
     def __call__(self, trial: FrozenTrial) -> bool:
@@ -440,11 +443,11 @@ class Feasibility:
         attrs = trial.user_attrs
         if self.budget_ms is not None and attrs["latency_ms"] > self.budget_ms:
             return False
-        mae = attrs.get("mae")
-        if self.scores_accuracy and mae is None:
-            return False  # over an earlier, smaller budget: never counted
+        if any(attrs.get(name) is None for name in self.task_objectives):
+            return False  # over an earlier, smaller budget, or screened out: never scored
         if self.max_mae_increase is None:
             return True
+        mae = attrs["mae"]
         return self.baseline_mae is not None and mae <= self.baseline_mae + self.max_mae_increase
 
 

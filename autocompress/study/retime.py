@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import optuna
 
 from autocompress.compression import Pipeline
-from autocompress.search.context import SearchContext, compress
-from autocompress.search.pareto import feasible_front
+from autocompress.study.context import SearchContext, compress
+from autocompress.study.pareto import feasible_front
 
 __all__ = ["Retimed", "format_retimed", "retime_front"]
 

@@ -1,0 +1,125 @@
+"""The Python API: search how to compress your own model, read the front, export a point.
+
+    import autocompress
+
+    result = autocompress.search(
+        model, example_inputs, evaluate=top1_error, objectives=["top1_error"],
+        budget_ms=5, trials=40,
+    )
+    print(autocompress.pareto(result))
+    autocompress.export(result, "fastest", "exported/")
+
+``evaluate(model)`` returns a float (the one objective) or a mapping objective -> error; all
+errors are minimised. A :class:`~autocompress.models.adapter.Task` may be passed instead, whose
+objectives are means over items (the search then screens trials on their first items). The
+study lives in ``storage`` (default: ``run_dir/study.db``) like one the command line creates:
+calling ``search`` again with the same name resumes it, and ``autocompress pareto --study NAME``
+reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from torch import nn
+
+from autocompress.compression.structure import ModelStructure, register_structure
+from autocompress.errors import UserError
+from autocompress.models.adapter import FunctionTask, ModelAdapter, ModuleAdapter, Task
+from autocompress.study.config import StudyConfig, study_config_from_dict, with_task_objectives
+from autocompress.study.context import build_context
+from autocompress.study.export import ExportResult, export_trial, pick_trial
+from autocompress.study.pareto import FrontTable, front_table
+from autocompress.study.runner import run_search
+
+__all__ = ["SearchResult", "export", "pareto", "search"]
+
+MAX_CALIBRATION = 64  # inputs that calibrate int8 (and seed distillation) at most
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A study and what it searched: everything ``pareto`` and ``export`` need."""
+
+    study: optuna.Study
+    config: StudyConfig
+    adapter: ModelAdapter
+    run_dir: Path
+
+
+def _task(
+    evaluate: Task | Callable[[nn.Module], Any] | None, objectives: Sequence[str] | None
+) -> Task | None:
+    if evaluate is None:
+        if objectives:
+            raise UserError("objectives name what evaluate returns: give evaluate too")
+        return None
+    if isinstance(evaluate, Task):
+        return evaluate
+    if not callable(evaluate):
+        raise UserError(f"evaluate must be a function of the model or a Task, not {evaluate!r}")
+    return FunctionTask(evaluate, tuple(objectives) if objectives else ("error",))
+
+
+def search(
+    model: nn.Module,
+    example_inputs: torch.Tensor,
+    evaluate: Task | Callable[[nn.Module], Any] | None = None,
+    objectives: Sequence[str] | None = None,
+    *,
+    budget_ms: float | None = None,
+    trials: int = 50,
+    storage: str | None = None,
+    run_dir: str | Path = "runs",
+    name: str = "custom",
+    calibration: torch.Tensor | None = None,
+    prune_groups: Callable[[nn.Module], dict[str, list[str]]] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> SearchResult:
+    """Search how to compress ``model`` (see the module notes); returns when the study has
+    ``trials`` trials. ``settings`` sets any other study key (``{"sampler": "random",
+    "latency": {"threads": 2}}``; see ``autocompress/studies/default.yaml``)."""
+    if not isinstance(model, nn.Module):
+        raise UserError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+    if not torch.is_tensor(example_inputs) or example_inputs.dim() < 1:
+        raise UserError("example_inputs must be a tensor with the batch dimension first")
+    if prune_groups is not None:
+        register_structure(type(model), ModelStructure(prune_groups=prune_groups))
+    adapter = ModuleAdapter(model, example_inputs, _task(evaluate, objectives), calibration)
+    samples = len(calibration if calibration is not None else example_inputs)
+    values: dict[str, Any] = {
+        "name": name,
+        "preset": adapter.name,
+        "trials": trials,
+        "budget_ms": budget_ms,
+        "data": {"calibration_clips": min(samples, MAX_CALIBRATION)},
+    }
+    for key, value in (settings or {}).items():
+        if isinstance(value, Mapping) and isinstance(values.get(key), dict):
+            values[key] = {**values[key], **value}
+        else:
+            values[key] = value
+    config = with_task_objectives(study_config_from_dict(values), adapter.objectives)
+    outcome = run_search(config, storage, Path(run_dir), progress=progress, adapter=adapter)
+    return SearchResult(outcome.study, config, adapter, Path(run_dir))
+
+
+def pareto(result: SearchResult | optuna.Study) -> FrontTable:
+    """The feasible Pareto front (``str()`` of it is the table the command line prints)."""
+    return front_table(result.study if isinstance(result, SearchResult) else result)
+
+
+def export(
+    result: SearchResult, trial: int | str, out: str | Path, overwrite: bool = False
+) -> ExportResult:
+    """Rebuild trial ``trial`` (a number, or ``fastest``, ``smallest``, ``most-accurate``),
+    write its deployable files into ``out`` and measure them again."""
+    number = trial if isinstance(trial, int) else pick_trial(result.study, trial)
+    context = build_context(result.config, result.run_dir, result.study, result.adapter)
+    return export_trial(result.study, number, context, Path(out), overwrite)

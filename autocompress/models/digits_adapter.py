@@ -1,0 +1,90 @@
+"""The digits classifier as a model adapter: top-1 error over the held-out images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from autocompress.compression import Pipeline
+from autocompress.errors import UserError
+from autocompress.models.digits import DigitsNet, digits_split, predictions
+
+__all__ = ["DigitsAdapter", "DigitsTask", "load_digits_model"]
+
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "digits.pt"
+
+
+@dataclass(frozen=True)
+class DigitsTask:
+    """Top-1 error: one 0/1 error term per held-out image (or the first ``subset`` of them)."""
+
+    subset: int | None = None
+    objectives: tuple[str, ...] = ("top1_error",)
+    item_name: str = "images"
+
+    def item_count(self) -> int:
+        total = len(digits_split(held_out=True)[1])
+        return total if self.subset is None else min(self.subset, total)
+
+    def item_errors(self, model: nn.Module, start: int, stop: int) -> np.ndarray:
+        images, labels = digits_split(held_out=True)
+        was_training = getattr(model, "training", False)
+        if isinstance(model, nn.Module):
+            model.eval()
+        try:
+            wrong = predictions(model, images[start:stop]) != labels[start:stop]
+        finally:
+            if isinstance(model, nn.Module):
+                model.train(was_training)
+        return wrong.double().numpy()[:, None]
+
+
+def load_digits_model(weights: str | Path | None = None) -> tuple[DigitsNet, str]:
+    """The classifier with ``weights`` (a file written by ``autocompress.models.digits``), else
+    the shipped ones."""
+    path = Path(weights) if weights is not None else SHIPPED_WEIGHTS
+    if not path.is_file():
+        raise UserError(f"weights file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        model = DigitsNet()
+        model.load_state_dict(payload["state_dict"])
+    except Exception as error:  # a corrupt or foreign file: torch raises many types
+        raise UserError(f"cannot load digits weights {path}: {error}") from error
+    return model.eval(), str(path)
+
+
+@dataclass
+class DigitsAdapter:
+    weights: str | None = None
+    subset: int | None = None
+    name: str = "digits"
+    objectives: tuple[str, ...] = DigitsTask.objectives
+
+    def load(self) -> tuple[nn.Module, str]:
+        return load_digits_model(self.weights)
+
+    def calibration(self, count: int) -> torch.Tensor:
+        """The first ``count`` training images: calibration never sees a held-out one."""
+        return digits_split(held_out=False)[0][:count]
+
+    def example_inputs(self, batch_size: int) -> torch.Tensor:
+        return self.calibration(batch_size)
+
+    def profile_parts(self) -> dict[str, tuple[str, ...]]:
+        return {
+            "stem": ("stem",),
+            "stage 1": ("stages.0",),
+            "stage 2": ("stages.1",),
+            "classifier": ("classifier",),
+        }
+
+    def task(self) -> DigitsTask:
+        return DigitsTask(self.subset)
+
+    def recipe(self, model: nn.Module) -> Pipeline | None:
+        return None

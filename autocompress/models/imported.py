@@ -1,0 +1,73 @@
+"""A user's model named by import path: ``--model package.module:factory``.
+
+The factory (any callable without arguments, a class included) returns a
+:class:`~autocompress.models.adapter.ModelAdapter`, or a pair ``(model, example_inputs)``
+scored by ``--task package.module:object``: a Task, or a function of the model returning an
+error or a mapping objective -> error (its ``objectives`` attribute names them; default
+``error``). The current directory is importable, as for ``python -m``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from autocompress.errors import UserError
+from autocompress.models.adapter import FunctionTask, ModelAdapter, ModuleAdapter, Task
+
+__all__ = ["import_object", "imported_adapter"]
+
+
+def import_object(path: str) -> Any:
+    """The object at ``package.module:attribute`` (attributes may be dotted)."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise UserError(f"{path!r}: expected package.module:name")
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UserError(f"{path}: cannot import {module_name} ({error})") from error
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise UserError(f"{path}: {module_name} has no attribute {attribute!r}")
+        target = getattr(target, part)
+    return target
+
+
+def _task(path: str | None) -> Task | None:
+    if path is None:
+        return None
+    target = import_object(path)
+    if isinstance(target, Task):
+        return target
+    if not callable(target):
+        raise UserError(f"task {path}: not a Task nor a function of the model")
+    return FunctionTask(target, tuple(getattr(target, "objectives", ("error",))))
+
+
+def imported_adapter(path: str, task: str | None) -> ModelAdapter:
+    target = import_object(path)
+    made = target() if callable(target) and not isinstance(target, nn.Module) else target
+    if isinstance(made, ModelAdapter):
+        if task is not None:
+            raise UserError(f"task: {path} is an adapter with its own task; leave --task out")
+        return made
+    if (
+        isinstance(made, tuple)
+        and len(made) == 2
+        and isinstance(made[0], nn.Module)
+        and torch.is_tensor(made[1])
+    ):
+        model, inputs = made
+        return ModuleAdapter(model, inputs, _task(task), name=path)
+    raise UserError(
+        f"{path} gave a {type(made).__name__}: a model factory returns a ModelAdapter or "
+        "(model, example_inputs)"
+    )

@@ -1,0 +1,147 @@
+"""RepNet counting repetitions in QUVA-layout videos: the first model adapter.
+
+The evaluation videos are a QUVA-layout folder of the user's, or synthetic ones generated in
+the run directory on first use; every video is decoded once up front (so a search never scores
+a set silently missing an unreadable one). Calibration clips are the first 64 frames of the
+first videos. The task counts each video (autocompress.models.counting) and scores MAE and OBO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from autocompress.compression import Pipeline
+from autocompress.data.quva import QuvaDataset, Subset
+from autocompress.data.synthetic import generate_dataset
+from autocompress.errors import UserError
+from autocompress.models.counting import PROCEDURES, CountingConfig, chunk_indices
+from autocompress.models.quva_accuracy import count_videos, video_errors
+from autocompress.models.repnet import PRESETS
+from autocompress.models.repnet_recipe import CaseStudyRecipe
+from autocompress.models.weights import load_model
+
+__all__ = ["CountingTask", "RepNetAdapter", "calibration_clips", "evaluation_videos"]
+
+
+@dataclass(frozen=True)
+class CountingTask:
+    """MAE and OBO of the counts of a data set's videos (or of its first ``subset``)."""
+
+    dataset: QuvaDataset
+    image_size: int
+    subset: Subset | int | None = None
+    counting: CountingConfig = CountingConfig()
+    device: str = "cpu"  # where videos are counted (int8 models count on the CPU)
+    objectives: tuple[str, ...] = ("mae", "obo")
+    item_name: str = "videos"
+
+    def item_count(self) -> int:
+        return len(self.dataset.select(self.subset))
+
+    def item_errors(self, model: nn.Module, start: int, stop: int) -> np.ndarray:
+        items = self.dataset.select(self.subset)[start:stop]
+        counts = count_videos(
+            model, self.dataset, items, self.counting, False, self.image_size, self.device
+        )
+        relative, off_by_more = video_errors([v.true for v in counts], [v.pred for v in counts])
+        return np.stack([relative, off_by_more], axis=1)
+
+
+def evaluation_videos(
+    folder: str | Path | None, synthetic_videos: int | None, seed: int, run_dir: Path, size: int
+) -> QuvaDataset:
+    """The videos at ``folder``, else ``synthetic_videos`` generated under ``run_dir``, each
+    decoded (into the cache counting reads) at ``size``."""
+    if folder is not None:
+        return QuvaDataset(folder, verify=size)
+    if synthetic_videos is None:
+        raise UserError("this study evaluates on real videos: give --data DIR")
+    generated = run_dir / f"videos-{synthetic_videos}-seed{seed}"
+    if not (generated / "annotations").is_dir():
+        print(f"generating {synthetic_videos} evaluation videos in {generated}")
+        generate_dataset(generated, synthetic_videos, seed=seed, overwrite=True)
+    return QuvaDataset(generated, verify=size)
+
+
+def calibration_clips(dataset: QuvaDataset, count: int, num_frames: int, size: int) -> torch.Tensor:
+    """The first ``num_frames`` frames of the first ``count`` videos (index-clipped if short)."""
+    clips = []
+    for item in dataset.select(count):
+        frames = dataset.frames(item, size)
+        first_chunk = torch.from_numpy(chunk_indices(len(frames), 1, num_frames)[0])
+        clips.append(frames[first_chunk].transpose(0, 1))
+    return torch.stack(clips)
+
+
+@dataclass
+class RepNetAdapter:
+    """A RepNet preset with its weights, scored on QUVA-layout videos."""
+
+    preset: str
+    weights: str | None
+    run_dir: Path
+    videos: str | None = None  # a QUVA-layout folder; None: synthetic ones
+    synthetic_videos: int | None = 16
+    synthetic_seed: int = 1000
+    subset: int | None = None
+    counting: str = "default"
+    device: str = "cpu"
+    objectives: tuple[str, ...] = CountingTask.objectives
+    _dataset: QuvaDataset | None = None
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise UserError(f"unknown preset {self.preset!r}; choose one of: {', '.join(PRESETS)}")
+        if self.counting not in PROCEDURES:
+            raise UserError(f"counting: {self.counting!r}; choose from {', '.join(PROCEDURES)}")
+        self.name = self.preset
+
+    @property
+    def dataset(self) -> QuvaDataset:
+        if self._dataset is None:
+            size = PRESETS[self.preset].image_size
+            self._dataset = evaluation_videos(
+                self.videos, self.synthetic_videos, self.synthetic_seed, self.run_dir, size
+            )
+            if len(self._dataset) == 0:
+                raise UserError(f"no evaluation videos in {self._dataset.root}")
+        return self._dataset
+
+    def load(self) -> tuple[nn.Module, str]:
+        return load_model(self.preset, self.weights)
+
+    def calibration(self, count: int) -> torch.Tensor:
+        config = PRESETS[self.preset]
+        return calibration_clips(self.dataset, count, config.num_frames, config.image_size)
+
+    def example_inputs(self, batch_size: int) -> torch.Tensor:
+        """Random clips in [-1, 1]: a profile needs the shape, not the videos."""
+        return torch.randn(batch_size, *PRESETS[self.preset].input_shape).clamp(-1, 1)
+
+    def profile_parts(self) -> dict[str, tuple[str, ...]]:
+        return {
+            "encoder": ("encoder",),
+            "temporal conv": ("temporal_conv",),
+            "TSM + conv": ("tsm", "tsm_conv"),
+            "period head": ("period_length_head",),
+            "periodicity head": ("periodicity_head",),
+        }
+
+    def task(self) -> CountingTask:
+        return CountingTask(
+            self.dataset,
+            PRESETS[self.preset].image_size,
+            self.subset,
+            CountingConfig.named(self.counting),
+            self.device,
+        )
+
+    def recipe(self, model: nn.Module) -> Pipeline:
+        """The case study's prune -> tensorize (its int8 step is the search's SQNR rule)."""
+        recipe = CaseStudyRecipe()
+        return Pipeline([recipe.prune(model), recipe.tensorize(model)])

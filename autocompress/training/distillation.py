@@ -1,0 +1,101 @@
+"""What recovery needs from a model family: batches of its inputs and a distillation loss.
+
+A family registers its :class:`Distillation` with its compression structure
+(autocompress.compression.structure); RepNet's is
+:class:`autocompress.training.repnet_distillation.RepNetDistillation`. A model without one is
+distilled by :class:`OutputDistillation` on the study's calibration inputs: its outputs
+matched to the teacher's (KL divergence of class distributions for a classifier, mean squared
+error otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autocompress.compression.steps import FinetuneStep, PipelineError
+
+__all__ = ["Distillation", "OutputDistillation"]
+
+
+class Distillation(Protocol):
+    def batches(self, step: FinetuneStep, teacher: nn.Module, seed: int) -> Iterator[Any]:
+        """Endless batches, the same for the same ``seed``."""
+        ...
+
+    def inputs(self, batch: Any) -> torch.Tensor:
+        """What the models run on, from one batch."""
+        ...
+
+    def to(self, batch: Any, device: torch.device) -> Any: ...
+
+    def loss(
+        self, student_outputs: Any, teacher_outputs: Any, batch: Any, step: FinetuneStep
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss to minimise and its named parts."""
+        ...
+
+    def held_loss(self, student_outputs: Any, teacher_outputs: Any, step: FinetuneStep) -> float:
+        """The student's distance to the teacher, logged before and after recovery."""
+        ...
+
+
+def _tensors(outputs: Any) -> list[torch.Tensor]:
+    items = outputs if isinstance(outputs, tuple | list) else (outputs,)
+    return [t for t in items if torch.is_tensor(t) and t.is_floating_point()]
+
+
+@dataclass(frozen=True)
+class OutputDistillation:
+    """Random batches of ``data`` (inputs, batch first; or a function that loads them when
+    first needed); each output matched to the teacher's: KL divergence for class logits
+    (``kind="kl"``), else mean squared error."""
+
+    data: torch.Tensor | Callable[[], torch.Tensor] | None = None  # None: calibration inputs
+    kind: str = "mse"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("kl", "mse"):
+            raise ValueError(f"kind must be 'kl' or 'mse', got {self.kind!r}")
+
+    def batches(self, step: FinetuneStep, teacher: nn.Module, seed: int) -> Iterator[torch.Tensor]:
+        data = self.data() if callable(self.data) else self.data
+        if data is None or not len(data):
+            raise PipelineError("finetune needs inputs to distil on: give calibration data")
+        generator = torch.Generator().manual_seed(seed)
+        while True:
+            picked = torch.randint(len(data), (step.batch_size,), generator=generator)
+            yield data[picked]
+
+    def inputs(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch
+
+    def to(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+        return batch.to(device)
+
+    def loss(
+        self, student_outputs: Any, teacher_outputs: Any, batch: Any, step: FinetuneStep
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        terms = [
+            F.kl_div(
+                F.log_softmax(ours.flatten(0, -2), -1),
+                F.log_softmax(theirs.flatten(0, -2), -1),
+                log_target=True,
+                reduction="batchmean",
+            )
+            if self.kind == "kl"
+            else F.mse_loss(ours, theirs)
+            for ours, theirs in zip(
+                _tensors(student_outputs), _tensors(teacher_outputs), strict=True
+            )
+        ]
+        loss = torch.stack(terms).sum()
+        return loss, {self.kind: loss.item()}
+
+    def held_loss(self, student_outputs: Any, teacher_outputs: Any, step: FinetuneStep) -> float:
+        return self.loss(student_outputs, teacher_outputs, None, step)[0].item()

@@ -1,0 +1,24 @@
+"""The Python API on a model that is not RepNet: the shipped digits classifier, scored by a
+plain function. Run from the repository: ``.venv/bin/python examples/digits_api.py``."""
+
+import autocompress
+from autocompress.models.digits import digits_split, error_rate
+from autocompress.models.digits_adapter import load_digits_model
+
+model, _ = load_digits_model()
+training_images, _ = digits_split(held_out=False)
+
+result = autocompress.search(
+    model,
+    training_images[:64],  # example inputs; they also calibrate int8
+    evaluate=error_rate,  # model -> top-1 error on the 500 held-out images
+    objectives=["top1_error"],
+    budget_ms=0.8,
+    trials=40,
+    run_dir="runs/api",
+    name="digits-api",
+)
+print(autocompress.pareto(result))
+exported = autocompress.export(result, "most-accurate", "runs/api/export", overwrite=True)
+print({name: str(path) for name, path in exported.artifacts.items()})
+print(exported.measured)

@@ -1,0 +1,112 @@
+"""The model adapter contract, kept by both shipped adapters, and the boundary it draws:
+the generic packages never import RepNet."""
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import torch
+from torch import nn
+
+from autocompress.analysis.profile import profile_model
+from autocompress.compression import Pipeline, apply_pipeline, prunable_groups
+from autocompress.models.adapter import ModelAdapter, Task, evaluate_task
+from autocompress.models.digits_adapter import DigitsAdapter
+from autocompress.models.repnet_adapter import RepNetAdapter
+from autocompress.study.config import DataConfig, StudyConfig
+from autocompress.study.context import build_context
+
+PACKAGE = Path(__file__).resolve().parents[1] / "autocompress"
+GENERIC = ("compression", "spaces", "evaluators", "study", "analysis", "backends")
+# What a generic module may import from autocompress.models: the contract and the registry.
+ALLOWED_FROM_MODELS = {"autocompress.models.adapter", "autocompress.models.registry"}
+
+
+@pytest.fixture(params=["repnet", "digits"])
+def adapter(request, tiny_set, tmp_path) -> ModelAdapter:
+    if request.param == "repnet":
+        return RepNetAdapter("repnet-s", None, tmp_path, videos=str(tiny_set))
+    return DigitsAdapter(subset=60)
+
+
+def test_an_adapter_builds_a_model_that_runs_on_its_own_inputs(adapter):
+    assert isinstance(adapter, ModelAdapter)
+    model, source = adapter.load()
+    assert isinstance(model, nn.Module) and not model.training and source
+    calibration = adapter.calibration(2)
+    example = adapter.example_inputs(3)
+    assert len(calibration) == 2 and len(example) == 3
+    assert calibration.shape[1:] == example.shape[1:]
+    with torch.no_grad():
+        model(calibration)
+        model(example)
+    assert prunable_groups(model)  # its structure offers the pruner something
+
+
+def test_an_adapter_task_scores_items_one_column_per_objective(adapter):
+    model, _ = adapter.load()
+    task = adapter.task()
+    assert isinstance(task, Task) and tuple(task.objectives) == adapter.objectives
+    total = task.item_count()
+    first = task.item_errors(model, 0, 1)
+    assert first.shape == (1, len(task.objectives)) and np.isfinite(first).all()
+    report = evaluate_task(task, model)
+    assert report.items == total and report.errors[:1].tolist() == first.tolist()
+    assert report.values == {
+        name: pytest.approx(report.errors[:, i].mean()) for i, name in enumerate(task.objectives)
+    }
+
+
+def test_an_adapter_names_parts_a_profile_can_time(adapter):
+    model, _ = adapter.load()
+    profile = profile_model(model, adapter.example_inputs(1), adapter.profile_parts())
+    assert sum(p.parameters for p in profile.parts) == sum(p.numel() for p in model.parameters())
+
+
+def test_an_adapter_recipe_applies_to_its_model(adapter):
+    model, _ = adapter.load()
+    recipe = adapter.recipe(model)
+    if recipe is None:
+        return
+    assert isinstance(recipe, Pipeline)
+    compressed, _ = apply_pipeline(model, recipe, adapter.calibration(1))
+    assert sum(p.numel() for p in compressed.parameters()) < sum(
+        p.numel() for p in model.parameters()
+    )
+
+
+def test_a_study_of_each_preset_builds_its_adapter(tiny_set, tmp_path):
+    repnet = StudyConfig(data=DataConfig(path=str(tiny_set), calibration_clips=1))
+    digits = StudyConfig(preset="digits", data=DataConfig(calibration_clips=4))
+    for config, objectives in ((repnet, ("mae", "obo")), (digits, ("top1_error",))):
+        context = build_context(config, tmp_path, optuna.create_study())
+        assert context.config.objectives == ("latency", "size", *objectives)
+        assert context.evaluator.task is not None
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_generic_package_imports_a_model_family():
+    offending = {}
+    for package in GENERIC:
+        for path in (PACKAGE / package).rglob("*.py"):
+            bad = {
+                name
+                for name in _imports(path)
+                if name.startswith(("autocompress.models.", "autocompress.data.quva"))
+                and name not in ALLOWED_FROM_MODELS
+            }
+            bad |= {n for n in _imports(path) if n.startswith("autocompress.training.repnet")}
+            if bad:
+                offending[str(path.relative_to(PACKAGE))] = sorted(bad)
+    assert offending == {}
