@@ -21,6 +21,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import optuna
@@ -371,17 +372,35 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
 
 
-def recover_interrupted_trials(study: optuna.Study, own: bool = False) -> list[int]:
+def _orphaned(trial: FrozenTrial, grace_s: float) -> bool:
+    """A RUNNING trial whose worker never said who it is, started ``grace_s`` ago: its worker
+    lost the storage between creating it and its first write, and no heartbeat will ever
+    fail it (there was none)."""
+    started = trial.datetime_start
+    return (
+        WORKER not in trial.user_attrs
+        and started is not None
+        and (datetime.now() - started).total_seconds() > grace_s
+    )
+
+
+def recover_interrupted_trials(
+    study: optuna.Study, own: bool = False, orphan_grace_s: float | None = None
+) -> list[int]:
     """Fail and re-queue RUNNING trials whose worker process on this machine is gone; with
-    ``own``, also this process's (after a lost storage connection none of them still runs)."""
+    ``own``, also this process's (after a lost storage connection none of them still runs);
+    with ``orphan_grace_s``, also trials no worker ever claimed, that old."""
     host = socket.gethostname()
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER, "")
         worker_host, _, pid = worker.rpartition(":")
-        if worker_host != host or not pid.isdigit():
+        if orphan_grace_s is not None and _orphaned(trial, orphan_grace_s):
+            gone = True
+        elif worker_host != host or not pid.isdigit():
             continue
-        gone = own if int(pid) == os.getpid() else not _pid_alive(int(pid))
+        else:
+            gone = own if int(pid) == os.getpid() else not _pid_alive(int(pid))
         if not gone:
             continue
         try:

@@ -207,17 +207,18 @@ def _caused_by_storage(error: BaseException | None) -> bool:
     return False
 
 
-def _total_reached(study: optuna.Study, total: int) -> bool:
+def _total_reached(study: optuna.Study, total: int, grace_s: float) -> bool:
     """Whether the study has its ``total`` trials, all finished.
 
     While other workers still run the last trials, wait: one of them may have died, and its
-    trial is then failed (its process gone from this machine, or its heartbeat stale after the
-    grace period) and queued again, for this worker to run.
+    trial is then failed (its process gone from this machine, its heartbeat stale after the
+    grace period, or never claimed by any worker within it) and queued again, for this worker
+    to run.
     """
     while counted_trials(trials := study.get_trials(deepcopy=False)) >= total:
         if not any(t.state == TrialState.RUNNING for t in trials):
             return True
-        recover_interrupted_trials(study)
+        recover_interrupted_trials(study, orphan_grace_s=grace_s)
         fail_stale_trials(study)
         time.sleep(WAIT_FOR_OTHERS_S)
     return False
@@ -279,7 +280,7 @@ def run_search(
                     requeue_last_interrupted(study)
                     bar.write("storage reachable again; going on")
                     outage_since = None
-                if _total_reached(study, config.trials):
+                if _total_reached(study, config.trials, heartbeat.grace_s):
                     break
                 queue_recovery(study, config)
                 study.optimize(
