@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autocompress.data.decode import decode_video
 from autocompress.data.synthetic import SynthStyle, generate_dataset, make_training_clip
 from autocompress.errors import UserError
 
@@ -65,14 +64,18 @@ def test_generation_is_deterministic(tmp_path):
     for video in written[0]:
         ends = [np.load(tmp_path / d / "annotations" / f"{video.name}.npy") for d in "ab"]
         assert np.array_equal(*ends)
-        frames = [decode_video(tmp_path / d / "videos" / f"{video.name}.mp4", 32) for d in "ab"]
-        # The rendered frames are identical; x264 was seen to encode the first video of a
-        # process slightly differently now and then (mean 1.2 levels in 255), so the decoded
-        # frames agree up to the encoder's noise.
-        difference = np.abs(frames[0].astype(int) - frames[1].astype(int))
-        assert frames[0].shape == frames[1].shape and difference.mean() < 3
     other = generate_dataset(tmp_path / "c", 2, seed=6, style=TINY)
     assert other != written[0]
+
+
+def test_a_seeded_set_is_the_same_bytes_every_time(tmp_path):
+    """At the default size x264's macroblock tree encoded the same frames to other bytes from
+    run to run (decoded pixels up to 57 levels apart), so every MAE measured on a generated
+    set varied with it; the encoder now runs without it."""
+    for folder in ("a", "b"):
+        generate_dataset(tmp_path / folder, 1, seed=1000)
+    (first,), (second,) = (sorted((tmp_path / d / "videos").iterdir()) for d in "ab")
+    assert first.read_bytes() == second.read_bytes()
 
 
 def test_annotations_mark_completed_repetitions(tmp_path):

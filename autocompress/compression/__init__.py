@@ -1,14 +1,10 @@
 """Compression techniques as data (torchao style): a step dataclass per technique, applied by
-:func:`apply`; a :class:`Pipeline` is an ordered list of steps that round-trips through YAML."""
+:func:`apply`; a :class:`Pipeline` is an ordered list of steps that round-trips through YAML.
+Each technique is one module registered in :mod:`autocompress.compression.registry`."""
 
 from autocompress.compression.layers import decomposable_layers, quantizable_layers
-from autocompress.compression.pipeline import (
-    Pipeline,
-    StepInputs,
-    apply,
-    apply_pipeline,
-    register_transform,
-)
+from autocompress.compression.pipeline import Pipeline, StepInputs, apply, apply_pipeline
+from autocompress.compression.registry import Technique, register, technique_of, techniques
 from autocompress.compression.steps import (
     FinetuneStep,
     PipelineError,
@@ -38,6 +34,7 @@ __all__ = [
     "QuantizedLayer",
     "StepInputs",
     "StepReport",
+    "Technique",
     "TensorizeStep",
     "TensorizedLayer",
     "apply",
@@ -45,7 +42,9 @@ __all__ = [
     "decomposable_layers",
     "prunable_groups",
     "quantizable_layers",
+    "register",
     "register_structure",
-    "register_transform",
     "structure_of",
+    "technique_of",
+    "techniques",
 ]

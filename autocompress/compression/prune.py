@@ -15,6 +15,7 @@ import torch_pruning as tp
 from torch import nn
 
 from autocompress.compression.calibration import example_input
+from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, PrunedLayer, PruneStep, StepReport
 from autocompress.compression.structure import prunable_groups, structure_of
 
@@ -169,3 +170,26 @@ def _check_achieved(layers: tuple[PrunedLayer, ...], expected: dict[str, int]) -
             warnings.warn(note, stacklevel=3)
             notes.append(note)
     return tuple(notes)
+
+
+def _check(names, index: int, step: PruneStep) -> None:
+    names.known(index, step.ratios, names.groups, "prune group")
+
+
+def _suggest(trial, catalog, space, state) -> PruneStep | None:
+    from autocompress.spaces.steps import suggest_prune  # the layouts live in spaces/
+
+    return suggest_prune(trial, catalog, space, state)
+
+
+register(
+    Technique(
+        kind="prune",
+        step_type=PruneStep,
+        transform=lambda model, step, inputs: prune(model, step, inputs.calibration),
+        check=_check,
+        letter="P",
+        suggest=_suggest,
+        recoverable=True,
+    )
+)

@@ -264,7 +264,9 @@ class StepReport:
 
     @property
     def technique(self) -> str:
-        return _TECHNIQUE[type(self.step)]
+        from autocompress.compression.registry import technique_of  # it imports this module
+
+        return technique_of(self.step).kind
 
     def __str__(self) -> str:
         lines = [
@@ -274,11 +276,3 @@ class StepReport:
         lines += [f"  {layer}" for layer in self.layers]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
-
-
-_TECHNIQUE = {
-    PruneStep: "prune",
-    TensorizeStep: "tensorize",
-    QuantizeStep: "quantize",
-    FinetuneStep: "finetune",
-}

@@ -27,6 +27,10 @@ __all__ = ["ModelStructure", "prunable_groups", "register_structure", "structure
 PruneGroups = Callable[[nn.Module], dict[str, list[str]]]
 
 
+def no_blocks(model: nn.Module) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class ModelStructure:
     # Group name -> the layers whose output channels one ratio applies to.
@@ -35,6 +39,9 @@ class ModelStructure:
     custom_pruners: Mapping[type, Any] = field(default_factory=lambda: MappingProxyType({}))
     # How recovery distils this model; None: its outputs matched on the calibration inputs.
     distillation: Distillation | None = None
+    # Residual blocks that compute input + branch(input), same shape: depth pruning may
+    # replace them by the identity (autocompress.compression.depth).
+    removable_blocks: Callable[[nn.Module], list[str]] = no_blocks
 
 
 _STRUCTURES: dict[type, ModelStructure] = {}

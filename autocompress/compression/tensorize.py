@@ -22,6 +22,7 @@ from torch import nn
 
 from autocompress.compression import factorize
 from autocompress.compression.layers import decomposable_layers, replace_module
+from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import (
     PipelineError,
     Rank,
@@ -194,3 +195,28 @@ def tensorize(
         tuple(notes),
         model=model,
     )
+
+
+def _check(names, index: int, step: TensorizeStep) -> None:
+    names.known(index, step.ranks, names.decomposable, "decomposable layer")
+    for name in step.ranks:
+        names.factorise(name, step.method)
+
+
+def _suggest(trial, catalog, space, state) -> TensorizeStep | None:
+    from autocompress.spaces.steps import suggest_tensorize  # the layouts live in spaces/
+
+    return suggest_tensorize(trial, catalog, space, state)
+
+
+register(
+    Technique(
+        kind="tensorize",
+        step_type=TensorizeStep,
+        transform=lambda model, step, inputs: tensorize(model, step, inputs.calibration),
+        check=_check,
+        letter="T",
+        suggest=_suggest,
+        recoverable=True,
+    )
+)

@@ -100,6 +100,8 @@ def _digits_groups(model: DigitsNet) -> dict[str, list[str]]:
     for index, stage in enumerate(model.stages):
         members = ["stem.0"] if index == 0 else []
         for block_index, block in enumerate(stage):
+            if not isinstance(block, BasicBlock):  # dropped by depth pruning
+                continue
             name = f"stages.{index}.{block_index}"
             groups[f"{name}.inner"] = [f"{name}.conv1"]
             members.append(f"{name}.conv2")
@@ -107,6 +109,16 @@ def _digits_groups(model: DigitsNet) -> dict[str, list[str]]:
                 members.append(f"{name}.shortcut.0")
         groups[f"stages.{index}"] = members
     return {group: [output_layer(model, n) for n in names] for group, names in groups.items()}
+
+
+def _removable_blocks(model: DigitsNet) -> list[str]:
+    """Blocks whose shortcut is the identity: dropping one leaves every shape as it was."""
+    return [
+        f"stages.{index}.{block_index}"
+        for index, stage in enumerate(model.stages)
+        for block_index, block in enumerate(stage)
+        if isinstance(block, BasicBlock) and isinstance(block.shortcut, nn.Identity)
+    ]
 
 
 def _training_images() -> torch.Tensor:
@@ -118,6 +130,7 @@ register_structure(
     ModelStructure(
         prune_groups=_digits_groups,
         distillation=OutputDistillation(_training_images, kind="kl"),
+        removable_blocks=_removable_blocks,
     ),
 )
 

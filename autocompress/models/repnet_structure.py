@@ -1,6 +1,6 @@
 """RepNet as the compression steps must see it: its prune groups, the pruner that stops
-torch-pruning's dependency graph at the temporal self-similarity matrix, and how recovery
-distils it."""
+torch-pruning's dependency graph at the temporal self-similarity matrix, how recovery distils
+it, and which encoder blocks depth pruning may drop."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from torch import nn
 
 from autocompress.compression.layers import output_layer
 from autocompress.compression.structure import ModelStructure, register_structure
-from autocompress.models.repnet import RepNet, TemporalSelfSimilarity
+from autocompress.models.repnet import PreActBottleneck, RepNet, TemporalSelfSimilarity
 from autocompress.training.repnet_distillation import RepNetDistillation
 
-__all__ = ["REPNET_STRUCTURE", "repnet_groups"]
+__all__ = ["REPNET_STRUCTURE", "repnet_groups", "repnet_removable_blocks"]
 
 
 class _TemporalSelfSimilarityPruner(tp.pruner.BasePruningFunc):
@@ -44,6 +44,8 @@ def repnet_groups(model: RepNet) -> dict[str, list[str]]:
         prefix = f"encoder.stages.{index}.blocks"
         members = []
         for block_index, block in enumerate(stage.blocks):
+            if isinstance(block, nn.Identity):  # dropped by depth pruning
+                continue
             block_name = f"{prefix}.{block_index}"
             members += [f"{block_name}.conv1", f"{block_name}.conv2", f"{block_name}.conv3"]
             if block.downsample is not None:
@@ -59,9 +61,21 @@ def repnet_groups(model: RepNet) -> dict[str, list[str]]:
     return {group: [output_layer(model, n) for n in names] for group, names in groups.items()}
 
 
+def repnet_removable_blocks(model: RepNet) -> list[str]:
+    """Encoder bottlenecks whose shortcut is the identity (not a stage's first, projecting
+    block, nor a strided one): dropping one leaves every shape as it was."""
+    return [
+        f"encoder.stages.{index}.blocks.{block_index}"
+        for index, stage in enumerate(model.encoder.stages)
+        for block_index, block in enumerate(stage.blocks)
+        if isinstance(block, PreActBottleneck) and block.downsample is None and block.pool is None
+    ]
+
+
 REPNET_STRUCTURE = ModelStructure(
     prune_groups=repnet_groups,
     custom_pruners={TemporalSelfSimilarity: _TemporalSelfSimilarityPruner()},
     distillation=RepNetDistillation(),
+    removable_blocks=repnet_removable_blocks,
 )
 register_structure(RepNet, REPNET_STRUCTURE)

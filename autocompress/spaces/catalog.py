@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
-from autocompress.compression import decomposable_layers, prunable_groups, quantizable_layers
+from autocompress.compression import (
+    decomposable_layers,
+    prunable_groups,
+    quantizable_layers,
+    techniques,
+)
 from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.tensorize import factor_names
 from autocompress.study.config import SpaceConfig
@@ -27,6 +33,8 @@ class LayerCatalog:
     factors: dict[tuple[str, str], tuple[str, ...]]  # (layer, method) -> names after factoring
     quantize_backend: str = "fx"  # decides which layers are quantizable
     largest_first: tuple[str, ...] = ()  # decomposable layers by parameter count, descending
+    # Technique kind -> what the model offers it, for techniques that say (Technique.offers)
+    offers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -35,6 +43,7 @@ class LayerCatalog:
         space: SpaceConfig,
         sqnr_db: dict[str, float],
         quantize_backend: str = "fx",
+        calibration: torch.Tensor | None = None,
     ) -> LayerCatalog:
         def narrowed(available: list[str], wanted: tuple[str, ...] | None, what: str):
             if wanted is None:
@@ -68,6 +77,12 @@ class LayerCatalog:
             factors=factors,
             quantize_backend=quantize_backend,
             largest_first=tuple(sorted(decomposable, key=lambda name: -sizes[name])),
+            offers={
+                technique.kind: technique.offers(model, calibration)
+                for technique in techniques()
+                if technique.offers is not None
+                and any(technique.letter in order for order in space.orders)
+            },
         )
 
 

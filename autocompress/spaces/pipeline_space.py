@@ -1,78 +1,50 @@
 """The search space, define-by-run: an Optuna trial in, a compression :class:`Pipeline` out.
 
-A trial first picks which techniques to use and in which order (``order``, e.g. ``"PTQ"``),
-then only the parameters of the chosen steps, in the space's layout (``compact``: a few
-intensities with per-layer choices one step away; ``per_layer``: every group and layer its own
-dimension): pruning ratios, decomposition method and ranks, and the quantized layers (those
-whose SQNR clears a sampled threshold, or a yes/no per layer).
+A trial first picks which techniques to use and in which order (``order``, e.g. ``"PTQ"``:
+one letter per registered technique), then only the parameters of the chosen steps, in the
+space's layout (``compact``: a few intensities with per-layer choices one step away;
+``per_layer``: every group and layer its own dimension): pruning ratios, decomposition method
+and ranks, the quantized layers (those whose SQNR clears a sampled threshold, or a yes/no per
+layer), how many residual blocks to drop.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import optuna
 
-from autocompress.compression import Pipeline, PruneStep, QuantizeStep, TensorizeStep
-from autocompress.spaces import compact, per_layer
+from autocompress.compression import Pipeline
+from autocompress.compression.registry import technique_lettered
 from autocompress.spaces.catalog import LayerCatalog, PipelinePoint
+from autocompress.spaces.steps import LAYOUTS, SpaceState
 from autocompress.study.config import SpaceConfig
 
 __all__ = ["LAYOUTS", "LayerCatalog", "PipelinePoint", "params_of", "suggest_pipeline"]
 
-# One module per name of ``SpaceConfig.layout``, each with the same four functions.
-LAYOUTS: dict[str, ModuleType] = {"compact": compact, "per_layer": per_layer}
-
-
-def _suggest_quantized_layers(
-    trial: optuna.Trial, catalog: LayerCatalog, space: SpaceConfig
-) -> list[str]:
-    if space.quantize_by == "sqnr":
-        threshold = trial.suggest_float("quantize.sqnr_threshold_db", *space.sqnr_threshold_db)
-        return [
-            layer for layer in catalog.quantizable if catalog.sqnr_db.get(layer, 0.0) >= threshold
-        ]
-    return [
-        layer
-        for layer in catalog.quantizable
-        if trial.suggest_categorical(f"quantize.{layer}", [True, False])
-    ]
-
 
 def suggest_pipeline(trial: optuna.Trial, catalog: LayerCatalog, space: SpaceConfig) -> Pipeline:
-    """Sample one pipeline; steps that end up selecting nothing are left out."""
-    layout = LAYOUTS[space.layout]
+    """Sample one pipeline: each letter of the order is a technique (the registry), which
+    samples its step; steps that end up selecting nothing are left out."""
     order = trial.suggest_categorical("order", list(space.orders))
-    steps: list[PruneStep | TensorizeStep | QuantizeStep] = []
-    factored: dict[str, tuple[str, ...]] = {}
-    for technique in order:
-        if technique == "P":
-            ratios = layout.suggest_ratios(trial, catalog, space)
-            steps.append(PruneStep(ratios=ratios, round_to=space.prune_round_to))
-        elif technique == "T":
-            method = trial.suggest_categorical("tensorize.method", list(space.tensorize_methods))
-            ranks = layout.suggest_ranks(trial, catalog, space)
-            if ranks:
-                steps.append(TensorizeStep(ranks=ranks, method=method))
-                factored = {layer: catalog.factors[layer, method] for layer in ranks}
-        else:
-            # A factorised layer is quantized as its factors, under their new names.
-            layers = [
-                name
-                for layer in _suggest_quantized_layers(trial, catalog, space)
-                for name in factored.get(layer, (layer,))
-            ]
-            if layers:
-                steps.append(QuantizeStep(layers=layers, backend=catalog.quantize_backend))
+    state = SpaceState()
+    steps = []
+    for letter in order:
+        technique = technique_lettered(letter)
+        if technique is None or technique.suggest is None:
+            raise ValueError(f"order {order!r}: no technique samples letter {letter!r}")
+        step = technique.suggest(trial, catalog, space, state)
+        if step is not None:
+            steps.append(step)
     return Pipeline(steps=steps)
 
 
 def params_of(point: PipelinePoint, catalog: LayerCatalog, space: SpaceConfig) -> dict | None:
     """The trial parameters :func:`suggest_pipeline` turns into ``point``'s pipeline, clipped
     to the space's bounds; None when the space cannot express it (an order or method it
-    leaves out)."""
-    if point.order not in space.orders or (
-        "T" in point.order and point.method not in space.tensorize_methods
+    leaves out, a technique a point does not describe)."""
+    if (
+        set(point.order) - set("PTQ")
+        or point.order not in space.orders
+        or ("T" in point.order and point.method not in space.tensorize_methods)
     ):
         return None
     layout = LAYOUTS[space.layout]

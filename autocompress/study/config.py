@@ -39,7 +39,8 @@ __all__ = [
 # Measured on every trial's artifact; the model's task adds its errors (MAE and OBO for RepNet).
 MEASURED_OBJECTIVES = ("latency", "size")
 LAYOUTS = ("compact", "per_layer")  # autocompress.spaces
-ORDERS = ("", "P", "T", "Q", "PT", "TP", "PQ", "TQ", "PTQ", "TPQ")
+# Prune, tensorize, quantize in every order that ends with int8; "" re-measures the baseline.
+DEFAULT_ORDERS = ("P", "T", "Q", "PT", "TP", "PQ", "TQ", "PTQ", "TPQ")
 # Shipped as package data, so an installed wheel finds them from any directory.
 BUILTIN_STUDIES_DIR = Path(__file__).resolve().parents[1] / "studies"
 USER_STUDIES_DIR = Path("studies")  # relative: the current directory's
@@ -114,13 +115,31 @@ class RecoveryConfig:
             raise UserError(f"recovery: {error}") from error
 
 
+def _check_order(order: str) -> None:
+    """An order is letters of searchable techniques, each once, a final one (int8) last."""
+    from autocompress.compression.registry import techniques  # the techniques register on use
+
+    by_letter = {t.letter: t for t in techniques() if t.letter and t.suggest}
+    letters = ", ".join(f"{letter} ({t.kind})" for letter, t in sorted(by_letter.items()))
+    unknown = sorted(set(order) - set(by_letter))
+    if unknown or len(set(order)) != len(order):
+        problem = f"unknown letter {unknown[0]!r}" if unknown else "a letter twice"
+        raise UserError(f"space.orders: {order!r} has {problem}; letters: {letters}")
+    final = next((letter for letter in order[:-1] if by_letter[letter].last), None)
+    if final is not None:
+        kind = by_letter[final].kind
+        raise UserError(f"space.orders: {order!r} puts {kind} ({final}) before other steps")
+
+
 @dataclass(frozen=True)
 class SpaceConfig:
     """Bounds of the search space; a study file narrows or widens them."""
 
-    # The empty order is allowed (it re-measures the baseline) but not the default: every
-    # study already times and scores the uncompressed model as its first trial.
-    orders: tuple[str, ...] = ORDERS[1:]
+    # Letters of registered techniques (autocompress.compression.registry: P prune, T
+    # tensorize, Q quantize, D drop residual blocks). The empty order is allowed (it
+    # re-measures the baseline) but not the default: every study already times and scores the
+    # uncompressed model as its first trial.
+    orders: tuple[str, ...] = DEFAULT_ORDERS
     layout: str = "compact"  # or "per_layer" (autocompress.spaces)
     prune_groups: tuple[str, ...] | None = None  # None: every prunable group of the model
     prune_ratio: tuple[float, float] = (0.0, 0.7)
@@ -133,11 +152,10 @@ class SpaceConfig:
     sqnr_threshold_db: tuple[float, float] = (5.0, 40.0)
 
     def __post_init__(self) -> None:
-        bad = [o for o in self.orders if o not in ORDERS]
-        if bad or not self.orders:
-            raise UserError(
-                f"space.orders: {bad or 'empty'}; allowed: {', '.join(map(repr, ORDERS))}"
-            )
+        if not self.orders:
+            raise UserError("space.orders: empty; give at least one order")
+        for order in self.orders:
+            _check_order(order)
         for name in ("prune_ratio", "rank_fraction", "sqnr_threshold_db"):
             low, high = getattr(self, name)
             if low > high:

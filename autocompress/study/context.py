@@ -120,7 +120,7 @@ def build_context(
     if wants_sqnr and time.perf_counter() - started > 1:
         print(f"SQNR ranking of {len(sqnr)} layers: {time.perf_counter() - started:.0f} s")
     try:
-        catalog = LayerCatalog.of(model, config.space, sqnr, backend)
+        catalog = LayerCatalog.of(model, config.space, sqnr, backend, calibration)
     except ValueError as error:
         raise UserError(str(error)) from error
     latency = config.latency

@@ -15,7 +15,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autocompress.compression import FinetuneStep, Pipeline, QuantizeStep
+from autocompress.compression import FinetuneStep, Pipeline, technique_of
 from autocompress.study.config import StudyConfig
 from autocompress.study.lifecycle import counted_trials
 from autocompress.study.pareto import feasible_front
@@ -26,15 +26,16 @@ RECOVERS = "recovers"  # user attribute: the trial number whose pipeline this on
 
 
 def with_recovery(pipeline: Pipeline, step: FinetuneStep) -> Pipeline:
-    """``pipeline`` with ``step`` before its quantization (int8 cannot be trained), else last."""
+    """``pipeline`` with ``step`` before its final step (int8 cannot be trained), else last."""
     steps = list(pipeline.steps)
-    at = next((i for i, s in enumerate(steps) if isinstance(s, QuantizeStep)), len(steps))
+    at = next((i for i, s in enumerate(steps) if technique_of(s).last), len(steps))
     return Pipeline([*steps[:at], step, *steps[at:]])
 
 
 def _recoverable(trial: FrozenTrial) -> bool:
-    kinds = {kind for step in trial.user_attrs["pipeline"]["steps"] for kind in step}
-    return RECOVERS not in trial.user_attrs and bool(kinds & {"prune", "tensorize"})
+    """Not a recovery itself, and with a step whose loss a finetune can win back."""
+    steps = Pipeline.from_dict(trial.user_attrs["pipeline"]).steps
+    return RECOVERS not in trial.user_attrs and any(technique_of(s).recoverable for s in steps)
 
 
 def next_to_recover(study: optuna.Study) -> FrozenTrial | None:

@@ -19,6 +19,7 @@ from torch import nn
 from autocompress.compression.layers import quantizable_layers
 from autocompress.compression.quantization.fx import FxBackend
 from autocompress.compression.quantization.pt2e import Pt2eBackend
+from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, QuantizedLayer, QuantizeStep, StepReport
 
 __all__ = ["QUANTIZATION_BACKENDS", "QuantizationBackend", "quantization_backend", "quantize"]
@@ -123,3 +124,31 @@ def check_quantize_layers(step: QuantizeStep, modules: dict[str, nn.Module]) -> 
             raise PipelineError(
                 f"dynamic int8 covers Linear layers only, not {', '.join(not_linear)}"
             )
+
+
+def _check(names, index: int, step: QuantizeStep) -> None:
+    names.known(index, step.layers, names.quantizable, "quantizable layer")
+    try:
+        check_quantize_layers(step, names.modules)
+    except PipelineError as error:
+        raise PipelineError(f"step {index} (quantize): {error}") from error
+
+
+def _suggest(trial, catalog, space, state) -> QuantizeStep | None:
+    from autocompress.spaces.steps import suggest_quantize  # the layouts live in spaces/
+
+    return suggest_quantize(trial, catalog, space, state)
+
+
+register(
+    Technique(
+        kind="quantize",
+        step_type=QuantizeStep,
+        transform=lambda model, step, inputs: quantize(model, step, inputs.calibration),
+        check=_check,
+        letter="Q",
+        suggest=_suggest,
+        last="quantized layers hold int8 weights that cannot be pruned, factorised, fine-tuned "
+        "or quantized again",
+    )
+)

@@ -1,0 +1,76 @@
+"""The names each technique may use at each point of a pipeline, followed as the steps would
+rename (factorise) or remove (drop) layers: how a pipeline is refused before any layer is
+touched, with the step and the name that would fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from torch import nn
+
+from autocompress.compression.layers import decomposable_layers, quantizable_layers
+from autocompress.compression.steps import PipelineError
+from autocompress.compression.structure import prunable_groups, structure_of
+from autocompress.compression.tensorize import factor_names
+
+__all__ = ["Names"]
+
+
+class Names:
+    """What the model offers each technique now; each technique's ``check`` updates it."""
+
+    def __init__(self, model: nn.Module):
+        self.groups = set(prunable_groups(model))
+        self.decomposable = set(decomposable_layers(model))
+        self.quantizable = set(quantizable_layers(model))
+        self.removable = set(structure_of(model).removable_blocks(model))
+        modules = dict(model.named_modules())
+        self.modules = {name: modules[name] for name in self.quantizable}
+        self.factorised: dict[str, list[str]] = {}
+        self.dropped: set[str] = set()
+
+    def known(self, index: int, names: Iterable[str], known: set[str], what: str) -> None:
+        """Refuse ``names`` that are not in ``known`` at step ``index``, saying why."""
+        unknown = [n for n in names if n not in known]
+        for name in unknown:
+            if name in self.factorised:
+                raise PipelineError(
+                    f"step {index}: {name} was factorised by an earlier tensorize step; "
+                    f"address its factors {', '.join(self.factorised[name])}"
+                )
+            block = next((b for b in self.dropped if name.startswith(b + ".")), None)
+            if block is not None:
+                raise PipelineError(f"step {index}: {name} is in block {block}, dropped earlier")
+        if unknown:
+            shown = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+            raise PipelineError(
+                f"step {index}: unknown {what}(s) {', '.join(unknown)} at that point of the "
+                f"pipeline; known: {shown}"
+            )
+
+    def factorise(self, name: str, method: str) -> None:
+        """``name`` becomes its factors, each a layer of the original's type."""
+        module = self.modules.pop(name)
+        factors = factor_names(name, module, method)
+        self.factorised[name] = factors
+        self.decomposable.discard(name)
+        self.quantizable.discard(name)
+        if name in self.groups:  # per-layer groups (models other than RepNet) follow the layer
+            self.groups.discard(name)
+            self.groups.update(factors)
+        # CP's middle factors of a convolution are depthwise: not factorised again.
+        depthwise = factors[1:-1] if method == "cp" and not isinstance(module, nn.Linear) else []
+        for factor in factors:
+            self.modules[factor] = module
+            self.quantizable.add(factor)
+            if factor not in depthwise:
+                self.decomposable.add(factor)
+
+    def drop(self, block: str) -> None:
+        """``block`` and every name inside it are gone."""
+        self.dropped.add(block)
+        self.removable.discard(block)
+        inside = block + "."
+        for names in (self.groups, self.decomposable, self.quantizable, self.removable):
+            names.difference_update({n for n in names if n.startswith(inside)})
+        self.modules = {n: m for n, m in self.modules.items() if not n.startswith(inside)}
