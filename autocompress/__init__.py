@@ -11,10 +11,11 @@ below load their modules on first use.
 from importlib import import_module
 from typing import Any
 
-__all__ = ["SearchResult", "export", "load_artifact", "pareto", "search"]
+__all__ = ["SearchResult", "UserError", "export", "load_artifact", "pareto", "search"]
 
 _HOMES = {
     "SearchResult": "autocompress.api",
+    "UserError": "autocompress.errors",
     "export": "autocompress.api",
     "pareto": "autocompress.api",
     "search": "autocompress.api",

@@ -19,6 +19,7 @@ reads it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import optuna
 import torch
 from torch import nn
 
-from autocompress.compression.structure import ModelStructure, register_structure
+from autocompress.compression.structure import register_structure, structure_of
 from autocompress.errors import UserError
 from autocompress.models.adapter import FunctionTask, ModelAdapter, ModuleAdapter, Task
 from autocompress.study.config import StudyConfig, study_config_from_dict, with_task_objectives
@@ -89,8 +90,9 @@ def search(
         raise UserError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     if not torch.is_tensor(example_inputs) or example_inputs.dim() < 1:
         raise UserError("example_inputs must be a tensor with the batch dimension first")
-    if prune_groups is not None:
-        register_structure(type(model), ModelStructure(prune_groups=prune_groups))
+    if prune_groups is not None:  # kept with the rest of the family's structure
+        structure = dataclasses.replace(structure_of(model), prune_groups=prune_groups)
+        register_structure(type(model), structure)
     adapter = ModuleAdapter(model, example_inputs, _task(evaluate, objectives), calibration)
     samples = len(calibration if calibration is not None else example_inputs)
     values: dict[str, Any] = {

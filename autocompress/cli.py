@@ -80,19 +80,7 @@ def _cmd_profile(args: argparse.Namespace) -> None:
     threads = args.threads or "default"
     print(f"preset {args.preset} ({source}), input {shape}, threads {threads}")
     print(f"{protocol.warmup} warm-up + {protocol.runs} timed runs per part; spread = IQR\n")
-    header = f"{'part':<18}{'median ms':>11}{'spread':>9}{'latency':>9}"
-    print(header + f"{'params':>12}{'weights':>9}{'GMACs':>9}")
-    for part in profile.parts:
-        print(
-            f"{part.name:<18}{part.timing.median_ms:>11.2f}{part.timing.spread_ms:>9.2f}"
-            f"{profile.latency_share(part):>9.1%}{part.parameters:>12,}"
-            f"{profile.parameter_share(part):>9.1%}{part.macs / 1e9:>9.3f}"
-        )
-    total_params = sum(p.parameters for p in profile.parts)
-    print(
-        f"{'whole model':<18}{profile.total.median_ms:>11.2f}{profile.total.spread_ms:>9.2f}"
-        f"{'':>9}{total_params:>12,}{'':>9}{sum(p.macs for p in profile.parts) / 1e9:>9.3f}"
-    )
+    print(profile)
     if args.plot:
         plot_profile(profile, args.plot, f"{args.preset}: share of latency and weights")
         print(f"\nplot written to {args.plot}")
@@ -389,7 +377,6 @@ def _cmd_export(args: argparse.Namespace) -> None:
         pick_trial,
     )
     from autocompress.study.lifecycle import load_existing_study, stored_config
-    from autocompress.study.pareto import pipeline_summary
 
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
     number = pick_trial(study, args.trial)
@@ -397,18 +384,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     config = study_config_from_dict(stored_config(study))
     check_export_dir(study, number, args.out, args.overwrite, config.artifact)
     context = build_context(config, args.run_dir, study)
-    result = export_trial(study, number, context, args.out, args.overwrite)
-    print(f"trial {number}: {pipeline_summary(study.trials[number].user_attrs['pipeline'])}")
-    for name, path in result.artifacts.items():
-        print(f"{name}: {path}")
-    for name, reason in result.skipped.items():
-        print(f"{name}: not exported ({reason})")
-    print(f"metrics: {result.metrics_file}")
-    print(f"{'':<16}{'trial':>10}{'re-measured':>13}")
-    for key, value in result.trial_metrics.items():
-        again = result.measured.get(key)
-        shown = [f"{v:.3f}" if isinstance(v, float) else "-" for v in (value, again)]
-        print(f"{key:<16}{shown[0]:>10}{shown[1]:>13}")
+    print(export_trial(study, number, context, args.out, args.overwrite))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -603,7 +579,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 class _AboveProgressBars(logging.Handler):
-    """Prints a log record on stderr above any progress bar instead of through it; our own
+    """The one channel the library speaks through: its notices (INFO) on stdout, warnings and
+    ``-v``'s details on stderr, each above any progress bar instead of through it; our own
     warnings are marked as our errors are."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -612,21 +589,22 @@ class _AboveProgressBars(logging.Handler):
         text = record.getMessage().rstrip()
         if record.name.startswith("autocompress") and record.levelno >= logging.WARNING:
             text = f"autocompress: warning: {text}"
-        tqdm.write(text, file=sys.stderr)
+        tqdm.write(text, file=sys.stdout if record.levelno == logging.INFO else sys.stderr)
 
 
 @contextlib.contextmanager
-def _quiet_libraries(verbose: bool) -> Iterator[None]:
-    """Python warnings (torch.ao deprecations, pruning notes) go to logging and are printed
-    with ``-v`` only, like the warnings each trial records (the study keeps those anyway):
-    unasked, they would break tables and progress bars. Our own warnings are always shown."""
+def _library_output(verbose: bool) -> Iterator[None]:
+    """The library's notices are printed, and its warnings. Python warnings (torch.ao
+    deprecations, pruning notes) go to logging and are printed with ``-v`` only, like the
+    warnings each trial records (the study keeps those anyway): unasked, they would break
+    tables and progress bars."""
     shown = _AboveProgressBars()
     library_handler = shown if verbose else logging.NullHandler()
     library, ours = logging.getLogger("py.warnings"), logging.getLogger("autocompress")
     level = ours.level
     library.addHandler(library_handler)
     ours.addHandler(shown)
-    ours.setLevel(logging.INFO if verbose else logging.WARNING)
+    ours.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.captureWarnings(True)
     try:
         with warnings.catch_warnings():
@@ -645,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `kill` stops as cleanly as Ctrl-C: training checkpoints, a search re-queues its trial.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with _quiet_libraries(args.verbose):
+        with _library_output(args.verbose):
             args.handler(args)
     except UserError as error:
         print(f"autocompress: error: {error}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """The one exception type the CLI turns into a single clear line and a non-zero exit."""
 
 
-class UserError(Exception):
-    """Bad input from the user (a missing file, a wrong flag, a mismatched checkpoint)."""
+class UserError(ValueError):
+    """Bad input from the user (a missing file, a wrong flag, a mismatched checkpoint): a
+    ValueError, so code that calls the library as a Python API can catch it as one."""

@@ -28,7 +28,8 @@ from autocompress.study.config import resolve_study_config
 from autocompress.study.context import build_context, compress
 from autocompress.study.lifecycle import load_existing_study
 from autocompress.study.pareto import baseline_trial, feasible_front, pipeline_summary
-from autocompress.study.recovery import RECOVERS, with_recovery
+from autocompress.study.record import TrialRecord
+from autocompress.study.recovery import with_recovery
 from autocompress.study.runner import run_search
 
 KEYS = ("latency_ms", "size_mib", "mae", "obo")
@@ -74,7 +75,7 @@ def target_line(target, side_by_side: dict, base: dict) -> str:
             f"+{OBO_MARGIN} OBO of the uncompressed model."
         )
     speedup = base["latency_ms"] / side_by_side[target.number]
-    recovered = "recovered" if RECOVERS in target.user_attrs else "raw"
+    recovered = "recovered" if TrialRecord.of(target).recovers is not None else "raw"
     verdict = "met" if speedup >= TARGET_SPEEDUP else "missed"
     return (
         f"**Target {verdict}**: the fastest front point within +{MAE_MARGIN} MAE and "
@@ -197,8 +198,8 @@ def main() -> None:
             label = f"trial {number}, near miss"
         else:
             label = f"trial {number}" + ("" if holds else " (not confirmed side by side)")
-        if RECOVERS in trial.user_attrs:
-            label += f", recovers {trial.user_attrs[RECOVERS]}"
+        if TrialRecord.of(trial).recovers is not None:
+            label += f", recovers {TrialRecord.of(trial).recovers}"
         lines.append(row(label, point, base, pipeline_summary(trial.user_attrs["pipeline"])))
     verdict = (
         f"**{len(dominating)} of the {len(front)} Pareto points dominate the hand-tuned recipe "

@@ -152,3 +152,15 @@ def test_a_torch_export_program_holds_the_model_only():
         stored = [i.file_size for i in archive.infolist() if "sample_inputs" in i.filename]
     assert sum(stored) < 1024
     assert len(data) < clips.numel() * 4
+
+
+def _raise_without_message() -> bytes:
+    raise RuntimeError()
+
+
+def test_a_child_error_without_a_message_says_where_it_was_raised():
+    from autocompress.backends.fresh_process import ChildFailed, run_in_fork
+
+    expected = r"RuntimeError without a message, raised at .*test_backends"
+    with pytest.raises(ChildFailed, match=expected):
+        run_in_fork(_raise_without_message)

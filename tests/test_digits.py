@@ -93,6 +93,11 @@ def test_the_python_api_searches_a_model_it_is_given(tmp_path):
     assert "top1_error" in str(front)
     exported = autocompress.export(result, "fastest", tmp_path / "out")
     assert exported.artifacts and exported.measured["top1_error"] is not None
+    assert f"trial {exported.number}:" in str(exported)
+    # The command line reads the study, and says where its model is to be exported.
+    assert main(["pareto", "--study", "custom", "--run-dir", str(tmp_path)]) == 0
+    argv = ["export", "--study", "custom", "--run-dir", str(tmp_path), "--trial", "fastest"]
+    assert main([*argv, "--out", str(tmp_path / "cli")]) == 2
 
 
 MODULE = textwrap.dedent(

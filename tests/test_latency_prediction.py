@@ -10,9 +10,10 @@ from autocompress.errors import UserError
 from autocompress.study.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
 from autocompress.study.context import build_context
 from autocompress.study.export import export_trial
-from autocompress.study.latency_prediction import EAGER_MS, PREDICTED_MS, LatencyFit
+from autocompress.study.latency_prediction import LatencyFit
 from autocompress.study.lifecycle import counted_trials
 from autocompress.study.pareto import feasible_front
+from autocompress.study.record import TrialRecord
 from autocompress.study.runner import run_search
 
 
@@ -20,7 +21,7 @@ def _measured(eager: float, latency: float):
     return create_trial(
         state=TrialState.COMPLETE,
         values=[latency],
-        user_attrs={EAGER_MS: eager, "latency_ms": latency},
+        user_attrs={"eager_ms": eager, "latency_ms": latency},
     )
 
 
@@ -45,7 +46,7 @@ def test_a_predicted_trial_counts_but_never_reaches_the_front_or_export(tiny_set
     )
     study = run_search(config, None, tmp_path, progress=False).study
     measured = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    predicted = [t for t in study.trials if PREDICTED_MS in t.user_attrs]
+    predicted = [t for t in study.trials if TrialRecord.of(t).skipped]
     assert len(measured) == 5 and len(predicted) == 3  # the fit needs five measured trials
     assert all(t.state == TrialState.PRUNED and "latency_ms" not in t.user_attrs for t in predicted)
     assert counted_trials(study.trials) == 8 == len(study.trials)

@@ -3,6 +3,7 @@ the budget, shares trials between workers, and exports exactly what a trial eval
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -107,20 +108,20 @@ def test_changed_definition_is_refused_on_resume(finished_study):
         open_study(changed, None, run_dir)
 
 
-def test_a_new_budget_reads_every_measured_trial_again(videos, tmp_path):
+def test_a_new_budget_reads_every_measured_trial_again(videos, tmp_path, caplog):
     """`make demo`, then `search --budget-ms 900`: the demo's trials are kept and read with
     the budget; a budget under them all makes them infeasible, a larger one feasible again."""
     config = tiny_config(videos, "rebudget", trials=3)
     first = run_search(config, None, tmp_path, progress=False).study
     measured = {t.number: t.values for t in _complete(first)}
-    lines = []
     tight = dataclasses.replace(config, trials=4, budget_ms=0.001)
-    study = run_search(tight, None, tmp_path, progress=False, log=lines.append).study
-    assert any("budget_ms None -> 0.001" in line for line in lines)
+    with caplog.at_level(logging.INFO, logger="autocompress"):
+        study = run_search(tight, None, tmp_path, progress=False).study
+    assert "budget_ms None -> 0.001" in caplog.text
     assert all(study.trials[n].values == values for n, values in measured.items())
     assert counted_trials(study.trials) == 4 and not feasible_front(study)
     loose = dataclasses.replace(config, trials=4, budget_ms=1e6)
-    study = run_search(loose, None, tmp_path, progress=False, log=lines.append).study
+    study = run_search(loose, None, tmp_path, progress=False).study
     front = feasible_front(study)
     assert front and {t.number for t in front} <= set(measured)  # the unscored one is not
     assert not Feasibility.of(study)(study.trials[3])  # measured over 0.001 ms: never counted

@@ -39,6 +39,26 @@ class ModelProfile:
     def parameter_share(self, part: PartProfile) -> float:
         return part.parameters / max(1, sum(p.parameters for p in self.parts))
 
+    def __str__(self) -> str:
+        """Each part's latency and weights, with their shares, and the whole model's."""
+        lines = [
+            f"{'part':<18}{'median ms':>11}{'spread':>9}{'latency':>9}"
+            f"{'params':>12}{'weights':>9}{'GMACs':>9}"
+        ]
+        for part in self.parts:
+            lines.append(
+                f"{part.name:<18}{part.timing.median_ms:>11.2f}{part.timing.spread_ms:>9.2f}"
+                f"{self.latency_share(part):>9.1%}{part.parameters:>12,}"
+                f"{self.parameter_share(part):>9.1%}{part.macs / 1e9:>9.3f}"
+            )
+        parameters = sum(p.parameters for p in self.parts)
+        macs = sum(p.macs for p in self.parts)
+        lines.append(
+            f"{'whole model':<18}{self.total.median_ms:>11.2f}{self.total.spread_ms:>9.2f}"
+            f"{'':>9}{parameters:>12,}{'':>9}{macs / 1e9:>9.3f}"
+        )
+        return "\n".join(lines)
+
 
 def _captured_inputs(
     model: nn.Module, example: torch.Tensor, names: set[str]

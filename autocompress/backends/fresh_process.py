@@ -16,6 +16,7 @@ import gc
 import multiprocessing
 import os
 import signal
+import traceback
 import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -58,9 +59,18 @@ def _child(
     try:
         connection.send(("ok", function(*args)))
     except Exception as error:
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        connection.send(("error", _describe(error)))
     finally:
         connection.close()
+
+
+def _describe(error: Exception) -> str:
+    """``Type: message``; for an error without a message (seen once, from scripting, not
+    reproduced), where it was raised instead."""
+    if str(error).strip():
+        return f"{type(error).__name__}: {error}"
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__} without a message, raised at {where.filename}:{where.lineno}"
 
 
 def run_in_fork(function: Callable[..., bytes], *args: object) -> bytes:

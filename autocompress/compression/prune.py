@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import torch
 import torch_pruning as tp
 from torch import nn
 
 from autocompress.compression.calibration import example_input
-from autocompress.compression.registry import Technique, register
+from autocompress.compression.registry import Technique, built_in_space, register
 from autocompress.compression.steps import PipelineError, PrunedLayer, PruneStep, StepReport
 from autocompress.compression.structure import prunable_groups, structure_of
+
+if TYPE_CHECKING:
+    from autocompress.compression.names import Names
 
 __all__ = ["prune"]
 
@@ -172,14 +176,8 @@ def _check_achieved(layers: tuple[PrunedLayer, ...], expected: dict[str, int]) -
     return tuple(notes)
 
 
-def _check(names, index: int, step: PruneStep) -> None:
+def _check(names: Names, index: int, step: PruneStep) -> None:
     names.known(index, step.ratios, names.groups, "prune group")
-
-
-def _suggest(trial, catalog, space, state) -> PruneStep | None:
-    from autocompress.spaces.steps import suggest_prune  # the layouts live in spaces/
-
-    return suggest_prune(trial, catalog, space, state)
 
 
 register(
@@ -189,7 +187,7 @@ register(
         transform=lambda model, step, inputs: prune(model, step, inputs.calibration),
         check=_check,
         letter="P",
-        suggest=_suggest,
+        suggest=built_in_space("suggest_prune"),
         recoverable=True,
     )
 )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Technique",
+    "built_in_space",
     "register",
     "technique_lettered",
     "technique_named",
@@ -91,6 +92,19 @@ def technique_of(step: object) -> Technique:
         if isinstance(step, technique.step_type):
             return technique
     raise PipelineError(f"{type(step).__name__} is not a step of any registered technique")
+
+
+def built_in_space(function_name: str) -> Suggest:
+    """A built-in technique's space part, ``autocompress.spaces.steps.<function_name>``, read
+    when first called: the spaces import the techniques, so a technique module cannot import
+    them when it loads."""
+
+    def suggest(trial, catalog, space, state):
+        from autocompress.spaces import steps
+
+        return getattr(steps, function_name)(trial, catalog, space, state)
+
+    return suggest
 
 
 def _load_builtin() -> None:

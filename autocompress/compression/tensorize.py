@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from torch import nn
 
 from autocompress.compression import factorize
 from autocompress.compression.layers import decomposable_layers, replace_module
-from autocompress.compression.registry import Technique, register
+from autocompress.compression.registry import Technique, built_in_space, register
 from autocompress.compression.steps import (
     PipelineError,
     Rank,
@@ -30,6 +31,9 @@ from autocompress.compression.steps import (
     TensorizedLayer,
     TensorizeStep,
 )
+
+if TYPE_CHECKING:
+    from autocompress.compression.names import Names
 
 __all__ = ["factor_names", "tensorize"]
 
@@ -197,16 +201,10 @@ def tensorize(
     )
 
 
-def _check(names, index: int, step: TensorizeStep) -> None:
+def _check(names: Names, index: int, step: TensorizeStep) -> None:
     names.known(index, step.ranks, names.decomposable, "decomposable layer")
     for name in step.ranks:
         names.factorise(name, step.method)
-
-
-def _suggest(trial, catalog, space, state) -> TensorizeStep | None:
-    from autocompress.spaces.steps import suggest_tensorize  # the layouts live in spaces/
-
-    return suggest_tensorize(trial, catalog, space, state)
 
 
 register(
@@ -216,7 +214,7 @@ register(
         transform=lambda model, step, inputs: tensorize(model, step, inputs.calibration),
         check=_check,
         letter="T",
-        suggest=_suggest,
+        suggest=built_in_space("suggest_tensorize"),
         recoverable=True,
     )
 )

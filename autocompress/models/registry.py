@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autocompress.errors import UserError
-from autocompress.models.adapter import ModelAdapter
+from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 
 if TYPE_CHECKING:
     from autocompress.study.config import StudyConfig
@@ -60,6 +60,11 @@ def adapter_for(config: StudyConfig, run_dir: Path) -> ModelAdapter:
     if config.task is not None:
         raise UserError(f"task: preset {config.preset!r} brings its own task; leave task out")
     factories = _factories()
+    if config.preset == ModuleAdapter.name:
+        raise UserError(
+            f"study {config.name!r} searched a model given from Python "
+            "(autocompress.search): rebuild or export it there, with autocompress.export"
+        )
     if config.preset not in factories:
         raise UserError(f"unknown preset {config.preset!r}; choose one of: {', '.join(factories)}")
     return factories[config.preset](config, run_dir)

@@ -8,6 +8,7 @@ first videos. The task counts each video (autocompress.models.counting) and scor
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def evaluation_videos(
         raise UserError("this study evaluates on real videos: give --data DIR")
     generated = run_dir / f"videos-{synthetic_videos}-seed{seed}"
     if not (generated / "annotations").is_dir():
-        print(f"generating {synthetic_videos} evaluation videos in {generated}")
+        logging.getLogger(__name__).info(
+            "generating %d evaluation videos in %s", synthetic_videos, generated
+        )
         generate_dataset(generated, synthetic_videos, seed=seed, overwrite=True)
     return QuvaDataset(generated, verify=size)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,9 @@ def build_context(
     backend = config.quantize_backend
     sqnr = _sqnr_ranking(study, model, calibration, backend) if wants_sqnr else {}
     if wants_sqnr and time.perf_counter() - started > 1:
-        print(f"SQNR ranking of {len(sqnr)} layers: {time.perf_counter() - started:.0f} s")
+        logging.getLogger(__name__).info(
+            "SQNR ranking of %d layers: %.0f s", len(sqnr), time.perf_counter() - started
+        )
     try:
         catalog = LayerCatalog.of(model, config.space, sqnr, backend, calibration)
     except ValueError as error:

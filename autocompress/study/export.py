@@ -12,6 +12,7 @@ crash leaves no truncated file, and files being replaced stay intact until then.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -25,9 +26,9 @@ from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
 from autocompress.errors import UserError
 from autocompress.study.context import SearchContext, compress
-from autocompress.study.latency_prediction import PREDICTED_MS
 from autocompress.study.lifecycle import Feasibility, writable_dir
-from autocompress.study.pareto import feasible_front
+from autocompress.study.pareto import feasible_front, pipeline_summary
+from autocompress.study.record import TrialRecord
 
 __all__ = [
     "PICKS",
@@ -41,11 +42,26 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ExportResult:
+    number: int
+    pipeline: str  # its summary
     artifacts: dict[str, Path]  # format name -> file written
     skipped: dict[str, str]  # format name -> why that format cannot take the model
     metrics_file: Path
     trial_metrics: dict
     measured: dict
+
+    def __str__(self) -> str:
+        """The files written, and each metric as the trial measured it and again now."""
+        lines = [f"trial {self.number}: {self.pipeline}"]
+        lines += [f"{name}: {path}" for name, path in self.artifacts.items()]
+        lines += [f"{name}: not exported ({why})" for name, why in self.skipped.items()]
+        lines += [f"metrics: {self.metrics_file}", f"{'':<16}{'trial':>10}{'re-measured':>13}"]
+        for key, value in self.trial_metrics.items():
+            shown = [
+                f"{v:.3f}" if isinstance(v, float) else "-" for v in (value, self.measured.get(key))
+            ]
+            lines.append(f"{key:<16}{shown[0]:>10}{shown[1]:>13}")
+        return "\n".join(lines)
 
 
 PICKS = ("fastest", "smallest", "most-accurate")
@@ -62,11 +78,19 @@ def pick_trial(study: optuna.Study, choice: str) -> int:
     if not front:
         raise UserError(f"study {study.study_name!r} has no feasible trial yet")
     errors = Feasibility.of(study).task_objectives
-    attr = {"fastest": "latency_ms", "smallest": "size_mib"}.get(choice) or (errors or ("",))[0]
-    measured = [t for t in front if t.user_attrs.get(attr) is not None]
+
+    def value(trial: optuna.trial.FrozenTrial) -> float | None:
+        record = TrialRecord.of(trial)
+        if choice == "fastest":
+            return record.latency_ms
+        if choice == "smallest":
+            return record.size_mib
+        return record.errors.get(errors[0]) if errors else None
+
+    measured = [t for t in front if value(t) is not None]
     if not measured:
         raise UserError(f"study {study.study_name!r} does not score accuracy: pick by number")
-    return min(measured, key=lambda t: t.user_attrs[attr]).number
+    return min(measured, key=value).number
 
 
 def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
@@ -76,18 +100,19 @@ def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTri
         last = max(trials) if trials else None
         raise UserError(f"study {study.study_name!r} has no trial {number} (last: {last})")
     trial = trials[number]
-    if PREDICTED_MS in trial.user_attrs:
+    record = TrialRecord.of(trial)
+    if record.skipped:
         raise UserError(
             f"trial {number} was skipped: its latency was predicted at "
-            f"{trial.user_attrs[PREDICTED_MS]:.0f} ms, far over the budget, and never measured"
+            f"{record.predicted_latency_ms:.0f} ms, far over the budget, and never measured"
         )
     if trial.state != TrialState.COMPLETE:
-        reason = trial.user_attrs.get("fail_reason", "")
+        reason = record.fail_reason or ""
         raise UserError(
             f"trial {number} is {trial.state.name}, not finished{': ' + reason if reason else ''}"
         )
-    if "screened" in trial.user_attrs:
-        screened = trial.user_attrs["screened"]
+    if record.screened is not None:
+        screened = record.screened
         items = screened.get("items", screened.get("videos"))  # "videos": before adapters
         raise UserError(
             f"trial {number} was screened out after its first {items} items: its error "
@@ -177,7 +202,8 @@ def export_trial(
     trial = exportable_trial(study, number)
     study_format = context.config.artifact
     check_export_dir(study, number, out, overwrite, study_format)
-    pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
+    record = TrialRecord.of(trial)
+    pipeline = Pipeline.from_dict(record.pipeline)
     model, reports = compress(
         context.model, pipeline, context.calibration, context.config.accuracy_device
     )
@@ -195,12 +221,12 @@ def export_trial(
         "size_mib": metrics.size_mib,  # the study format's file, serialized once more
         **{name: (metrics.errors or {}).get(name) for name in context.adapter.objectives},
     }
-    attrs = trial.user_attrs
-    trial_metrics = {k: attrs.get(k) for k in measured}
+    stored = {**dataclasses.asdict(record), **record.errors}
+    trial_metrics = {k: stored.get(k) for k in measured}
     summary = {
         "study": study.study_name,
         "trial": number,
-        "pipeline": attrs["pipeline"],
+        "pipeline": record.pipeline,
         "weights": context.weights_source,
         "trial_metrics": trial_metrics,
         "measured_after_export": measured,
@@ -221,4 +247,7 @@ def export_trial(
     for name in skipped:  # an earlier export's file would not match these
         paths[name].unlink(missing_ok=True)
     artifacts = {name: paths[name] for name in written}
-    return ExportResult(artifacts, skipped, metrics_file, trial_metrics, measured)
+    summary_line = pipeline_summary(record.pipeline)
+    return ExportResult(
+        number, summary_line, artifacts, skipped, metrics_file, trial_metrics, measured
+    )

@@ -20,11 +20,10 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.evaluators.latency import torch_threads
+from autocompress.study.record import TrialRecord
 
-__all__ = ["EAGER_MS", "PREDICTED_MS", "LatencyFit", "eager_ms"]
+__all__ = ["LatencyFit", "eager_ms"]
 
-EAGER_MS = "eager_ms"  # user attr: one eager forward of the trial's model
-PREDICTED_MS = "predicted_latency_ms"  # user attr of a trial skipped on its prediction
 MIN_POINTS = 5  # measured trials needed before any prediction is trusted
 FAR_OVER = 1.5  # at least this many times the budget to skip
 
@@ -50,11 +49,8 @@ class LatencyFit:
     @classmethod
     def of(cls, trials: Sequence[FrozenTrial]) -> LatencyFit | None:
         """The fit through ``trials`` measured with an eager time; None with too few."""
-        points = [
-            (t.user_attrs[EAGER_MS], t.user_attrs["latency_ms"])
-            for t in trials
-            if t.state == TrialState.COMPLETE and EAGER_MS in t.user_attrs
-        ]
+        records = [TrialRecord.of(t) for t in trials if t.state == TrialState.COMPLETE]
+        points = [(r.eager_ms, r.latency_ms) for r in records if r.eager_ms is not None]
         if len(points) < MIN_POINTS:
             return None
         eager, measured = np.log(np.array(points)).T

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import random
 import socket
@@ -34,13 +35,11 @@ from sqlalchemy.engine import make_url
 
 from autocompress.errors import UserError
 from autocompress.study.config import MEASURED_OBJECTIVES, StudyConfig
-from autocompress.study.latency_prediction import PREDICTED_MS
+from autocompress.study.record import TrialRecord, enqueue
 
 __all__ = [
-    "FAIL_REASON",
     "SAMPLERS",
     "STORAGE_ERRORS",
-    "WORKER",
     "Feasibility",
     "Heartbeat",
     "counted_trials",
@@ -56,8 +55,6 @@ __all__ = [
     "writable_dir",
 ]
 
-WORKER = "worker"  # user attr: host:pid of the process that ran the trial
-FAIL_REASON = "fail_reason"  # user attr: why the trial's compression or evaluation failed
 # Errors of a storage that cannot be reached right now (a restarting database, a dropped
 # connection): worth retrying, unlike a wrong URL or a corrupt file.
 STORAGE_ERRORS = (
@@ -236,7 +233,7 @@ def _define(study: optuna.Study, config: StudyConfig, definition: dict) -> None:
     """Write a new study's definition; the stored ``config`` comes last, as the sign that the
     study is ready for other workers."""
     # The uncompressed model first, so every result can be shown relative to it.
-    study.enqueue_trial({}, user_attrs={"baseline": True})
+    enqueue(study, {}, baseline=True)
     with warnings.catch_warnings():  # experimental in Optuna, and what plots label axes by
         warnings.simplefilter("ignore", ExperimentalWarning)
         study.set_metric_names(list(config.objectives))
@@ -263,7 +260,6 @@ def open_study(
     storage_url: str | None,
     run_dir: Path,
     heartbeat: Heartbeat = Heartbeat(),
-    log: Callable[[str], None] = print,
 ) -> tuple[optuna.Study, bool]:
     """Create the study, or resume it if it exists with the same definition; the flag says
     whether this call created it.
@@ -307,9 +303,12 @@ def open_study(
             _refuse_other_definition(config.name, definition, stored)
         study.set_user_attr("config", json.dumps(definition))
         for key in sorted(changed):
-            log(
-                f"study {config.name!r}: {key} {stored[key]} -> {definition[key]}; its measured "
-                "trials are kept and read with it"
+            logging.getLogger(__name__).info(
+                "study %r: %s %s -> %s; its measured trials are kept and read with it",
+                config.name,
+                key,
+                stored[key],
+                definition[key],
             )
     return study, False
 
@@ -365,11 +364,9 @@ def _pid_alive(pid: int) -> bool:
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue ``trial``'s parameters again, marked as a retry of the original trial."""
-    original = trial.user_attrs.get("retry_of", trial.number)
-    attrs = {"retry_of": original}
-    if trial.user_attrs.get("baseline"):
-        attrs["baseline"] = True
-    study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
+    record = TrialRecord.of(trial)
+    original = trial.number if record.retry_of is None else record.retry_of
+    enqueue(study, trial.params, retry_of=original, baseline=record.baseline)
 
 
 def _orphaned(trial: FrozenTrial, grace_s: float) -> bool:
@@ -378,7 +375,7 @@ def _orphaned(trial: FrozenTrial, grace_s: float) -> bool:
     fail it (there was none)."""
     started = trial.datetime_start
     return (
-        WORKER not in trial.user_attrs
+        TrialRecord.of(trial).worker is None
         and started is not None
         and (datetime.now() - started).total_seconds() > grace_s
     )
@@ -393,8 +390,7 @@ def recover_interrupted_trials(
     host = socket.gethostname()
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = trial.user_attrs.get(WORKER, "")
-        worker_host, _, pid = worker.rpartition(":")
+        worker_host, _, pid = (TrialRecord.of(trial).worker or "").rpartition(":")
         if orphan_grace_s is not None and _orphaned(trial, orphan_grace_s):
             gone = True
         elif worker_host != host or not pid.isdigit():
@@ -416,18 +412,20 @@ def requeue_last_interrupted(study: optuna.Study) -> None:
     """Queue again this process's last trial if it was interrupted (failed with no reason of
     its own), so an interrupted baseline or sampled pipeline is still measured."""
     trials = study.get_trials(deepcopy=False)
+    records = {t.number: TrialRecord.of(t) for t in trials}
     mine = [
         t
         for t in trials
         if t.state == TrialState.FAIL
-        and t.user_attrs.get(WORKER) == worker_id()
-        and FAIL_REASON not in t.user_attrs
+        and records[t.number].worker == worker_id()
+        and records[t.number].fail_reason is None
     ]
     if not mine:
         return
     last = mine[-1]
-    original = last.user_attrs.get("retry_of", last.number)
-    if not any(t.number > last.number and t.user_attrs.get("retry_of") == original for t in trials):
+    retry_of = records[last.number].retry_of
+    original = last.number if retry_of is None else retry_of
+    if not any(n > last.number and r.retry_of == original for n, r in records.items()):
         requeue(study, last)
 
 
@@ -447,11 +445,11 @@ class Feasibility:
         objectives = config.get("objectives") or []
         limit = config.get("max_mae_increase")
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        baseline = next((t for t in done if t.user_attrs.get("baseline")), None)
+        baseline = next((t for t in done if TrialRecord.of(t).baseline), None)
         return cls(
             budget_ms=config.get("budget_ms"),
             max_mae_increase=limit,
-            baseline_mae=baseline.user_attrs.get("mae") if baseline else None,
+            baseline_mae=TrialRecord.of(baseline).errors.get("mae") if baseline else None,
             task_objectives=tuple(o for o in objectives if o not in MEASURED_OBJECTIVES)
             + (("mae",) if limit is not None else ()),
         )
@@ -459,14 +457,14 @@ class Feasibility:
     def __call__(self, trial: FrozenTrial) -> bool:
         if trial.state != TrialState.COMPLETE:
             return False
-        attrs = trial.user_attrs
-        if self.budget_ms is not None and attrs["latency_ms"] > self.budget_ms:
+        record = TrialRecord.of(trial)
+        if self.budget_ms is not None and record.latency_ms > self.budget_ms:
             return False
-        if any(attrs.get(name) is None for name in self.task_objectives):
+        if any(record.errors.get(name) is None for name in self.task_objectives):
             return False  # over an earlier, smaller budget, or screened out: never scored
         if self.max_mae_increase is None:
             return True
-        mae = attrs["mae"]
+        mae = record.errors["mae"]
         return self.baseline_mae is not None and mae <= self.baseline_mae + self.max_mae_increase
 
 
@@ -480,7 +478,7 @@ def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> 
         if (before is None or t.number < before)
         and (
             t.state in (TrialState.COMPLETE, TrialState.RUNNING)
-            or (t.state == TrialState.FAIL and FAIL_REASON in t.user_attrs)
-            or (t.state == TrialState.PRUNED and PREDICTED_MS in t.user_attrs)
+            or (t.state == TrialState.FAIL and TrialRecord.of(t).fail_reason is not None)
+            or (t.state == TrialState.PRUNED and TrialRecord.of(t).skipped)
         )
     )

@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import Pipeline
 from autocompress.study.lifecycle import Feasibility
+from autocompress.study.record import TrialRecord
 
 __all__ = [
     "FrontRow",
@@ -60,25 +61,25 @@ def feasible_front(study: optuna.Study) -> list[FrozenTrial]:
         for t in feasible
         if not any(_dominates(values[o.number], values[t.number]) for o in feasible)
     ]
-    return sorted(front, key=lambda t: t.user_attrs["latency_ms"])
+    return sorted(front, key=lambda t: TrialRecord.of(t).latency_ms)
 
 
 def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return next((t for t in done if t.user_attrs.get("baseline")), None)
+    return next((t for t in done if TrialRecord.of(t).baseline), None)
 
 
 def _row(trial: FrozenTrial, error_names: tuple[str, ...]) -> FrontRow:
-    attrs = trial.user_attrs
+    record = TrialRecord.of(trial)
     return FrontRow(
         trial.number,
-        pipeline_summary(attrs["pipeline"]),
-        attrs["latency_ms"],
-        attrs.get("latency_spread_ms", 0.0),
-        attrs.get("speedup"),
-        attrs["size_mib"],
-        {name: attrs.get(name) for name in error_names},
-        len(attrs.get("warnings", ())),
+        pipeline_summary(record.pipeline),
+        record.latency_ms,
+        record.latency_spread_ms or 0.0,
+        record.speedup,
+        record.size_mib,
+        {name: record.errors.get(name) for name in error_names},
+        len(record.warnings),
     )
 
 
@@ -152,14 +153,16 @@ def plot_front(study: optuna.Study, png: Path) -> list[Path]:
     feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
     front = {t.number for t in feasible_front(study)}
     error_names = is_feasible.task_objectives
-    panels = [(name, name) for name in error_names[:1]] + [("size_mib", "size (MiB)")]
+    records = {t.number: TrialRecord.of(t) for t in feasible}
+    panels = [(lambda r, n=name: r.errors.get(n), name) for name in error_names[:1]]
+    panels.append((lambda r: r.size_mib, "size (MiB)"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
-    for ax, (attr, label) in zip(axes[0], panels, strict=True):
+    for ax, (read, label) in zip(axes[0], panels, strict=True):
         for on_front, style in ((False, {"c": "0.7", "s": 14}), (True, {"c": "C3", "s": 30})):
             points = [
-                (t.user_attrs["latency_ms"], t.user_attrs[attr])
-                for t in feasible
-                if (t.number in front) == on_front and t.user_attrs.get(attr) is not None
+                (record.latency_ms, read(record))
+                for number, record in records.items()
+                if (number in front) == on_front and read(record) is not None
             ]
             if points:
                 xs, ys = zip(*points, strict=True)

@@ -19,10 +19,9 @@ from autocompress.compression import FinetuneStep, Pipeline, technique_of
 from autocompress.study.config import StudyConfig
 from autocompress.study.lifecycle import counted_trials
 from autocompress.study.pareto import feasible_front
+from autocompress.study.record import TrialRecord, enqueue
 
-__all__ = ["RECOVERS", "queue_recovery", "with_recovery"]
-
-RECOVERS = "recovers"  # user attribute: the trial number whose pipeline this one recovers
+__all__ = ["queue_recovery", "with_recovery"]
 
 
 def with_recovery(pipeline: Pipeline, step: FinetuneStep) -> Pipeline:
@@ -34,15 +33,18 @@ def with_recovery(pipeline: Pipeline, step: FinetuneStep) -> Pipeline:
 
 def _recoverable(trial: FrozenTrial) -> bool:
     """Not a recovery itself, and with a step whose loss a finetune can win back."""
-    steps = Pipeline.from_dict(trial.user_attrs["pipeline"]).steps
-    return RECOVERS not in trial.user_attrs and any(technique_of(s).recoverable for s in steps)
+    record = TrialRecord.of(trial)
+    steps = Pipeline.from_dict(record.pipeline).steps
+    return record.recovers is None and any(technique_of(s).recoverable for s in steps)
 
 
 def next_to_recover(study: optuna.Study) -> FrozenTrial | None:
     """The fastest feasible front point with something to recover that no trial (finished,
     running or queued) recovers yet."""
     taken = {
-        t.user_attrs[RECOVERS] for t in study.get_trials(deepcopy=False) if RECOVERS in t.user_attrs
+        record.recovers
+        for record in map(TrialRecord.of, study.get_trials(deepcopy=False))
+        if record.recovers is not None
     }
     candidates = [t for t in feasible_front(study) if _recoverable(t) and t.number not in taken]
     return candidates[0] if candidates else None
@@ -60,5 +62,5 @@ def queue_recovery(study: optuna.Study, config: StudyConfig) -> int | None:
     target = next_to_recover(study)
     if target is None:
         return None
-    study.enqueue_trial(target.params, user_attrs={RECOVERS: target.number})
+    enqueue(study, target.params, recovers=target.number)
     return target.number

@@ -16,6 +16,7 @@ import optuna
 from autocompress.compression import Pipeline
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.pareto import feasible_front
+from autocompress.study.record import TrialRecord
 
 __all__ = ["Retimed", "format_retimed", "retime_front"]
 
@@ -37,7 +38,7 @@ def retime_front(study: optuna.Study, context: SearchContext, rounds: int = 3) -
     artifacts = {"baseline": evaluator.artifact(context.model)}
     front = feasible_front(study)
     for trial in front:
-        pipeline = Pipeline.from_dict(trial.user_attrs["pipeline"])
+        pipeline = Pipeline.from_dict(TrialRecord.of(trial).pipeline)
         model, _ = compress(
             context.model, pipeline, context.calibration, context.config.accuracy_device
         )
@@ -49,7 +50,10 @@ def retime_front(study: optuna.Study, context: SearchContext, rounds: int = 3) -
     baseline = statistics.median(samples["baseline"])
     return [
         Retimed(
-            t.number, t.user_attrs["latency_ms"], statistics.median(samples[t.number]), baseline
+            t.number,
+            TrialRecord.of(t).latency_ms,
+            statistics.median(samples[t.number]),
+            baseline,
         )
         for t in front
     ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +27,9 @@ from autocompress.models.registry import adapter_for
 from autocompress.spaces.pipeline_space import suggest_pipeline
 from autocompress.study.config import StudyConfig, with_task_objectives
 from autocompress.study.context import SearchContext, build_context, compress
-from autocompress.study.latency_prediction import EAGER_MS, PREDICTED_MS, LatencyFit, eager_ms
+from autocompress.study.latency_prediction import LatencyFit, eager_ms
 from autocompress.study.lifecycle import (
-    FAIL_REASON,
     STORAGE_ERRORS,
-    WORKER,
     Feasibility,
     Heartbeat,
     counted_trials,
@@ -42,7 +39,8 @@ from autocompress.study.lifecycle import (
     worker_id,
 )
 from autocompress.study.pareto import feasible_front
-from autocompress.study.recovery import RECOVERS, queue_recovery, with_recovery
+from autocompress.study.record import TrialRecord, note
+from autocompress.study.recovery import queue_recovery, with_recovery
 from autocompress.study.screening import front_screen
 from autocompress.study.warm_start import queue_warm_start
 
@@ -55,6 +53,7 @@ MAX_WARNINGS = 20
 # How long a worker waits for a storage that stopped answering, and between two tries.
 STORAGE_PATIENCE_S, STORAGE_RETRY_S = 300.0, 2.0
 WAIT_FOR_OTHERS_S = 1.0  # polling for other workers' last trials
+_log = logging.getLogger(__name__)  # notices at INFO, each trial's library warnings at DEBUG
 
 
 class TrialFailed(Exception):
@@ -81,12 +80,12 @@ def _skip_if_predicted_over_budget(
     budget_ms = context.config.budget_ms
     with context.evaluator.lock.exclusive():
         eager = eager_ms(model, context.evaluator.example, context.config.latency.threads)
-    trial.set_user_attr(EAGER_MS, eager)
+    note(trial, eager_ms=eager)
     fit = LatencyFit.of(trials)
-    if trial.user_attrs.get("baseline") or fit is None or not fit.far_over(eager, budget_ms):
+    if TrialRecord.of(trial).baseline or fit is None or not fit.far_over(eager, budget_ms):
         return
     predicted = fit.predict_ms(eager)
-    trial.set_user_attr(PREDICTED_MS, predicted)
+    note(trial, predicted_latency_ms=predicted)
     trial.set_constraint("latency_over_budget_ms", predicted - budget_ms)
     raise optuna.TrialPruned(f"latency predicted {predicted:.0f} ms, budget {budget_ms:g} ms")
 
@@ -96,16 +95,17 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
     config = context.config
     trials = trial.study.get_trials(deepcopy=False)
     if counted_trials(trials, before=trial.number) >= config.trials:
-        trial.set_user_attr("surplus", True)
+        note(trial, surplus=True)
         raise optuna.TrialPruned("the study already has its trials")
-    trial.set_user_attr(WORKER, worker_id())
-    if trial.user_attrs.get("baseline"):
+    note(trial, worker=worker_id())
+    record = TrialRecord.of(trial)
+    if record.baseline:
         pipeline = Pipeline(steps=[])
     else:
         pipeline = suggest_pipeline(trial, context.catalog, config.space)
-    if RECOVERS in trial.user_attrs:
+    if record.recovers is not None:
         pipeline = with_recovery(pipeline, config.recovery.step())
-    trial.set_user_attr("pipeline", pipeline.to_dict())
+    note(trial, pipeline=pipeline.to_dict())
     # Library warnings (ratios that round to nothing, clipped ranks) belong to the trial.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -127,30 +127,30 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         except optuna.TrialPruned:
             raise
         except Exception as error:  # any failure of a sampled pipeline is that trial's result
-            trial.set_user_attr(FAIL_REASON, _one_line(error))
+            note(trial, fail_reason=_one_line(error))
             raise TrialFailed(_one_line(error)) from error
         finally:
             messages = list(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
             if messages:
-                trial.set_user_attr("warnings", messages[:MAX_WARNINGS])
+                note(trial, warnings=messages[:MAX_WARNINGS])
             for message in messages:  # shown by `autocompress -v`
-                logging.getLogger(__name__).info("trial %d warned: %s", trial.number, message)
+                _log.debug("trial %d warned: %s", trial.number, message)
     seconds = {"compression": compressed - started, **metrics.seconds}
     errors = metrics.errors or dict.fromkeys(_task_names(context), UNSCORED_ERROR)
-    for key, value in {
-        "latency_ms": metrics.latency_ms,
-        "latency_spread_ms": metrics.latency_spread_ms,
-        "baseline_ms": baseline_ms,
-        "speedup": baseline_ms / metrics.latency_ms,
-        "size_mib": metrics.size_mib,
-        **{name: (metrics.errors or {}).get(name) for name in _task_names(context)},
-        "seconds": {k: round(v, 3) for k, v in seconds.items()},
-    }.items():
-        trial.set_user_attr(key, value)
+    note(
+        trial,
+        latency_ms=metrics.latency_ms,
+        latency_spread_ms=metrics.latency_spread_ms,
+        baseline_ms=baseline_ms,
+        speedup=baseline_ms / metrics.latency_ms,
+        size_mib=metrics.size_mib,
+        errors={name: (metrics.errors or {}).get(name) for name in _task_names(context)},
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )
     if metrics.screened is not None:
         # Stopped after its first items: their errors, not the whole set's.
         screened = metrics.screened
-        trial.set_user_attr("screened", {"items": screened.items, **screened.values})
+        note(trial, screened={"items": screened.items, **screened.values})
         trial.set_constraint("screened_out", 1.0)
     if config.budget_ms is not None:
         trial.set_constraint("latency_over_budget_ms", metrics.latency_ms - config.budget_ms)
@@ -174,26 +174,27 @@ def _progress(study: optuna.Study, finished: int, seconds: float) -> str:
     rate = f"{60 * finished / seconds:.1f}/min, " if seconds > 0 else ""
     if not feasible:
         return f"{rate}none feasible yet"
-    fastest = min(feasible, key=lambda t: t.user_attrs["latency_ms"])
+    fastest = min(feasible, key=lambda t: TrialRecord.of(t).latency_ms)
     front = len(feasible_front(study))
     return (
         f"{rate}{len(feasible)} feasible, front {front}, fastest #{fastest.number} "
-        f"{fastest.user_attrs['latency_ms']:.1f} ms"
+        f"{TrialRecord.of(fastest).latency_ms:.1f} ms"
     )
 
 
 def _time_split(trials: list[FrozenTrial]) -> str:
     """Where ``trials``' time went: seconds per phase, and the work screening saved."""
+    records = [TrialRecord.of(t) for t in trials]
     totals: dict[str, float] = {}
-    for trial in trials:
-        for phase, seconds in trial.user_attrs.get("seconds", {}).items():
+    for record in records:
+        for phase, seconds in record.seconds.items():
             totals[phase] = totals.get(phase, 0.0) + seconds
-    screened = sum("screened" in t.user_attrs for t in trials)
-    predicted = sum(PREDICTED_MS in t.user_attrs for t in trials)
+    screened = sum(r.screened is not None for r in records)
+    predicted = sum(r.skipped for r in records)
     phases = ", ".join(f"{phase} {seconds:.0f} s" for phase, seconds in totals.items())
     return (
         f"time of {len(trials)} trials: {phases or 'none measured'}; "
-        f"{screened} stopped after their first videos, {predicted} skipped on a latency prediction"
+        f"{screened} stopped after their first items, {predicted} skipped on a latency prediction"
     )
 
 
@@ -229,7 +230,6 @@ def run_search(
     storage_url: str | None,
     run_dir: Path,
     progress: bool = True,
-    log: Callable[[str], None] = print,
     heartbeat: Heartbeat = Heartbeat(),
     storage_patience_s: float = STORAGE_PATIENCE_S,
     adapter: ModelAdapter | None = None,
@@ -243,10 +243,10 @@ def run_search(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     adapter = adapter or adapter_for(config, run_dir)
     config = with_task_objectives(config, adapter.objectives)
-    study, created = open_study(config, storage_url, run_dir, heartbeat, log)
+    study, created = open_study(config, storage_url, run_dir, heartbeat)
     recovered = tuple(recover_interrupted_trials(study))
     if recovered:
-        log(f"re-queued trials interrupted by a killed worker: {list(recovered)}")
+        _log.info("re-queued trials interrupted by a killed worker: %s", list(recovered))
     context = build_context(config, run_dir, study, adapter)
     if created and config.warm_start:
         recipe = context.adapter.recipe(context.model)
@@ -261,10 +261,11 @@ def run_search(
     )
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.state == TrialState.FAIL and FAIL_REASON in trial.user_attrs:
-            bar.write(f"trial {trial.number} failed: {trial.user_attrs[FAIL_REASON]}")
+        record = TrialRecord.of(trial)
+        if trial.state == TrialState.FAIL and record.fail_reason is not None:
+            bar.write(f"trial {trial.number} failed: {record.fail_reason}")
         bar.n = min(counted_trials(study.get_trials(deepcopy=False)), config.trials)
-        if not trial.user_attrs.get("surplus"):
+        if not record.surplus:
             done_here.append(trial)
         bar.set_postfix_str(_progress(study, len(done_here), time.monotonic() - started))
 
@@ -308,5 +309,5 @@ def run_search(
     finally:
         bar.close()
         if done_here:
-            log(_time_split(done_here))
+            _log.info(_time_split(done_here))
     return SearchOutcome(study, finished, recovered)

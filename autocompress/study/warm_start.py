@@ -14,6 +14,7 @@ from torch import nn
 from autocompress.compression import Pipeline, PruneStep, TensorizeStep
 from autocompress.spaces.pipeline_space import LayerCatalog, PipelinePoint, params_of
 from autocompress.study.config import SpaceConfig
+from autocompress.study.record import enqueue
 
 __all__ = ["queue_warm_start", "warm_start_points"]
 
@@ -68,6 +69,6 @@ def queue_warm_start(
     for point in warm_start_points(model, catalog, recipe):
         params = params_of(point, catalog, space)
         if params is not None and params not in queued:
-            study.enqueue_trial(params, user_attrs={"warm_start": True})
+            enqueue(study, params, warm_start=True)
             queued.append(params)
     return len(queued)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import nn
@@ -19,8 +19,11 @@ from torch import nn
 from autocompress.compression.layers import quantizable_layers
 from autocompress.compression.quantization.fx import FxBackend
 from autocompress.compression.quantization.pt2e import Pt2eBackend
-from autocompress.compression.registry import Technique, register
+from autocompress.compression.registry import Technique, built_in_space, register
 from autocompress.compression.steps import PipelineError, QuantizedLayer, QuantizeStep, StepReport
+
+if TYPE_CHECKING:
+    from autocompress.compression.names import Names
 
 __all__ = ["QUANTIZATION_BACKENDS", "QuantizationBackend", "quantization_backend", "quantize"]
 
@@ -126,18 +129,12 @@ def check_quantize_layers(step: QuantizeStep, modules: dict[str, nn.Module]) -> 
             )
 
 
-def _check(names, index: int, step: QuantizeStep) -> None:
+def _check(names: Names, index: int, step: QuantizeStep) -> None:
     names.known(index, step.layers, names.quantizable, "quantizable layer")
     try:
         check_quantize_layers(step, names.modules)
     except PipelineError as error:
         raise PipelineError(f"step {index} (quantize): {error}") from error
-
-
-def _suggest(trial, catalog, space, state) -> QuantizeStep | None:
-    from autocompress.spaces.steps import suggest_quantize  # the layouts live in spaces/
-
-    return suggest_quantize(trial, catalog, space, state)
 
 
 register(
@@ -147,7 +144,7 @@ register(
         transform=lambda model, step, inputs: quantize(model, step, inputs.calibration),
         check=_check,
         letter="Q",
-        suggest=_suggest,
+        suggest=built_in_space("suggest_quantize"),
         last="quantized layers hold int8 weights that cannot be pruned, factorised, fine-tuned "
         "or quantized again",
     )
