@@ -2,6 +2,7 @@
 the generic packages never import RepNet."""
 
 import ast
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,14 @@ def test_no_generic_package_imports_a_model_family():
             if bad:
                 offending[str(path.relative_to(PACKAGE))] = sorted(bad)
     assert offending == {}
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["autocompress", "autocompress.models", "autocompress.study", "autocompress.compression"],
+)
+def test_every_public_name_of_a_package_resolves(package):
+    module = importlib.import_module(package)
+    assert module.__all__
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
