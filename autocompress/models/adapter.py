@@ -39,7 +39,6 @@ __all__ = [
 @runtime_checkable
 class Task(Protocol):
     objectives: tuple[str, ...]  # names of the errors it reports, all minimised
-    item_name: str  # what its items are, for messages ("videos", "images")
 
     def item_count(self) -> int:
         """How many items the whole evaluation has."""
@@ -108,7 +107,6 @@ class FunctionTask:
 
     evaluate: Callable[[nn.Module], float | dict[str, float]]
     objectives: tuple[str, ...] = ("error",)
-    item_name: str = "evaluations"
 
     def item_count(self) -> int:
         return 1

@@ -24,7 +24,6 @@ class DigitsTask:
 
     subset: int | None = None
     objectives: tuple[str, ...] = ("top1_error",)
-    item_name: str = "images"
 
     def item_count(self) -> int:
         total = len(digits_split(held_out=True)[1])

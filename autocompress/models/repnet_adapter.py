@@ -39,7 +39,6 @@ class CountingTask:
     counting: CountingConfig = CountingConfig()
     device: str = "cpu"  # where videos are counted (int8 models count on the CPU)
     objectives: tuple[str, ...] = ("mae", "obo")
-    item_name: str = "videos"
 
     def item_count(self) -> int:
         return len(self.dataset.select(self.subset))
