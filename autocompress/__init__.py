@@ -8,10 +8,7 @@ The package imports nothing heavy by itself (the command line starts fast); the 
 below load their modules on first use.
 """
 
-from importlib import import_module
-from typing import Any
-
-__all__ = ["SearchResult", "UserError", "export", "load_artifact", "pareto", "search"]
+from autocompress._exports import lazy_exports
 
 _HOMES = {
     "SearchResult": "autocompress.api",
@@ -22,8 +19,5 @@ _HOMES = {
     "load_artifact": "autocompress.backends",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'autocompress' has no attribute {name!r}")
+__all__ = sorted(_HOMES)
+__getattr__ = lazy_exports(__name__, _HOMES)

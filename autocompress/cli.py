@@ -390,7 +390,8 @@ def _cmd_export(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autocompress",
-        description="Search how to compress a PyTorch model (RepNet) for a latency budget.",
+        description="Search how to compress a PyTorch model (RepNet, a digits classifier, or your "
+        "own) for a latency budget.",
     )
     parser.add_argument(
         "-v",

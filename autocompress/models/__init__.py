@@ -4,20 +4,8 @@ Importing this package registers the shipped models' compression structure (prun
 custom pruners, distillation), so a RepNet is pruned by its stages wherever it comes from.
 """
 
-from importlib import import_module
-from typing import Any
-
+from autocompress._exports import lazy_exports
 from autocompress.models import repnet_structure  # noqa: F401  registers RepNet's structure
-
-__all__ = [
-    "FunctionTask",
-    "ModelAdapter",
-    "ModuleAdapter",
-    "Task",
-    "TaskReport",
-    "adapter_for",
-    "evaluate_task",
-]
 
 _HOMES = {
     "FunctionTask": "autocompress.models.adapter",
@@ -29,9 +17,5 @@ _HOMES = {
     "evaluate_task": "autocompress.models.adapter",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """The public names, from the modules that define them, loaded on first use."""
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = sorted(_HOMES)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -1,22 +1,6 @@
 """Studies: their definition, lifecycle, trial loop, Pareto front and export."""
 
-from importlib import import_module
-from typing import Any
-
-__all__ = [
-    "ExportResult",
-    "Feasibility",
-    "FrontTable",
-    "SearchOutcome",
-    "StudyConfig",
-    "TrialRecord",
-    "export_trial",
-    "feasible_front",
-    "front_table",
-    "load_existing_study",
-    "load_study_config",
-    "run_search",
-]
+from autocompress._exports import lazy_exports
 
 _HOMES = {
     "ExportResult": "autocompress.study.export",
@@ -33,9 +17,5 @@ _HOMES = {
     "run_search": "autocompress.study.runner",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """The public names, from the modules that define them, loaded on first use."""
-    if name in _HOMES:
-        return getattr(import_module(_HOMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = sorted(_HOMES)
+__getattr__ = lazy_exports(__name__, _HOMES)
