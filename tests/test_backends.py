@@ -57,6 +57,24 @@ def test_torchscript_bytes_do_not_depend_on_the_process_history():
     assert _fresh_process("first", None)[0] == _fresh_process("after-others", None)[0]
 
 
+def test_torchscript_ignores_a_stale_builtin_id_on_a_plain_attribute():
+    # TorchScript's table of builtin ops is keyed by id() and keeps the ids of ops torch has
+    # replaced since; a list allocated at such an address was taken for the op (about one
+    # process in eight failed to script a pruned RepNet). Here the collision is made on purpose.
+    from torch.jit import _builtins
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1)).eval()
+    padding = model[0]._reversed_padding_repeated_twice
+    _builtins._register_builtin(padding, "aten::add")
+    try:
+        data = ARTIFACT_FORMATS["torchscript"].serialize(model, torch.zeros(1, 3, 8, 8))
+    finally:
+        del _builtins._get_builtin_table()[id(padding)]
+    loaded = ARTIFACT_FORMATS["torchscript"].load(data)
+    example = torch.randn(1, 3, 8, 8)
+    torch.testing.assert_close(loaded(example), model(example))
+
+
 def _tiny_model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()

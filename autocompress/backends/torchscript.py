@@ -12,9 +12,12 @@ holds the scripted model and :meth:`TorchScript.load` prepares it, exactly as ti
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 
 import torch
+import torch.jit._recursive
 from torch import nn
 
 from autocompress.backends.fresh_process import run_in_fork
@@ -30,14 +33,33 @@ def _is_aten_graph(model: nn.Module) -> bool:
     )
 
 
+@contextlib.contextmanager
+def _builtins_only_callable() -> Iterator[None]:
+    """TorchScript looks module attributes up in a table of builtin ops keyed by ``id()``,
+    and the table keeps the ids of ops torch has since replaced (``torch._ops``'
+    ``_refresh_packet``). A list attribute allocated where such an op lived (seen: a pruned
+    Conv2d's ``_reversed_padding_repeated_twice``, in about one process in eight) is taken
+    for that op and scripting fails with "builtin cannot be used as a value". An op is
+    callable: other values are never looked up."""
+    find_builtin = torch.jit._recursive._find_builtin
+    torch.jit._recursive._find_builtin = lambda value: (
+        find_builtin(value) if callable(value) else None
+    )
+    try:
+        yield
+    finally:
+        torch.jit._recursive._find_builtin = find_builtin
+
+
 @torch.no_grad()
 def _script_and_save(model: nn.Module, example: torch.Tensor) -> bytes:
     model = model.eval()
-    if _is_aten_graph(model):
-        # Tracing records the same ATen calls; the graph has no control flow to lose.
-        scripted = torch.jit.trace(model, (example,), check_trace=False)
-    else:
-        scripted = torch.jit.script(model)
+    with _builtins_only_callable():
+        if _is_aten_graph(model):
+            # Tracing records the same ATen calls; the graph has no control flow to lose.
+            scripted = torch.jit.trace(model, (example,), check_trace=False)
+        else:
+            scripted = torch.jit.script(model)
     scripted(example)  # never report a size for an artifact that cannot run
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
