@@ -380,6 +380,18 @@ def test_two_workers_finish_exactly_the_requested_trials(videos, tmp_path):
     assert len(workers_used) == 2
 
 
+def test_workers_joining_a_study_do_not_share_its_seed(videos, tmp_path):
+    # Two workers of one seed drew the same numbers: the same pipelines, measured twice.
+    config = tiny_config(videos, "seeded")
+    draws = []
+    for _ in range(3):  # the creator, then two workers that join it
+        study, _ = open_study(config, None, tmp_path)
+        draws.append(study.ask().suggest_float("x", 0.0, 1.0))
+    assert len(set(draws)) == 3
+    study, created = open_study(dataclasses.replace(config, name="again"), None, tmp_path)
+    assert created and study.ask().suggest_float("x", 0.0, 1.0) == draws[0]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -290,6 +290,9 @@ def open_study(
             sampler=sampler,
         )
     except optuna.exceptions.DuplicatedStudyError:
+        # Only the worker that creates a study draws from its seed: workers sharing a seed
+        # would sample the same pipelines.
+        sampler.reseed_rng()
         study = optuna.load_study(study_name=config.name, storage=storage, sampler=sampler)
         stored = _wait_for_definition(study)
     else:
