@@ -71,6 +71,13 @@ def test_counting_on_after_the_first_videos_gives_the_full_evaluation(config, tm
     partial, complete = context.evaluator.accuracy(context.model, lambda counts, total: False)
     assert not complete and partial.items == 1
     assert partial.errors.tolist() == report.errors[:1].tolist()
+    # Each round of items is screened again: one that passes the first can stop at the next.
+    seen = []
+    second, complete = context.evaluator.accuracy(
+        context.model, lambda counts, total: seen.append(counts.items) or len(seen) < 2
+    )
+    assert not complete and seen == [1, 2] and second.items == 2
+    assert second.errors.tolist() == report.errors[:2].tolist()
 
 
 def test_a_screened_out_trial_is_infeasible_never_on_the_front_nor_exported(

@@ -6,8 +6,9 @@ CPU, frozen and optimised for inference), not on the Python model it came from. 
 the latency budget is not scored by the task: its trial is infeasible whatever its error, and
 the task is the most expensive part of a trial. Neither is a model of a study that optimises
 latency and size only (random weights, say, whose errors mean nothing). With
-``screen_items``, the task's first items are scored, and the rest only if the caller's
-``worth_finishing`` says the trial could still matter (autocompress.study.screening).
+``screen_items``, the task's items are scored in rounds of that many, the next round only if
+the caller's ``worth_finishing`` says the trial could still matter
+(autocompress.study.screening).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class CostEvaluator:
     command_timer: CommandTimer | None = None  # None: time the artifact here
     budget_ms: float | None = None
     task: Task | None = None  # None: latency and size only
-    screen_items: int | None = None  # scored first; None: every item at once
+    screen_items: int | None = None  # scored per round of screening; None: all at once
 
     def artifact(self, model: torch.nn.Module) -> bytes:
         """The deployable artifact's bytes (their length is the model size)."""
@@ -86,18 +87,20 @@ class CostEvaluator:
         worth_finishing: Callable[[TaskReport, int], bool] | None = None,
     ) -> tuple[TaskReport, bool]:
         """The task's report and whether it covers every item: with ``worth_finishing``,
-        the first ``screen_items`` are scored, and the others only if it says so."""
+        items are scored in rounds of ``screen_items``, each round only if it says the items
+        scored so far leave the trial worth finishing."""
         if self.task is None:
             raise ValueError("this evaluator has no task to score")
         total = self.task.item_count()
-        first = total
+        round_items = total
         if worth_finishing is not None and self.screen_items is not None:
-            first = min(self.screen_items, total)
-        errors = self.task.item_errors(model, 0, first)
-        if first < total:
+            round_items = self.screen_items
+        errors = self.task.item_errors(model, 0, min(round_items, total))
+        while len(errors) < total:
             if not worth_finishing(TaskReport.of(self.task, errors), total):
                 return TaskReport.of(self.task, errors), False
-            errors = np.concatenate([errors, self.task.item_errors(model, first, total)])
+            stop = min(len(errors) + round_items, total)
+            errors = np.concatenate([errors, self.task.item_errors(model, len(errors), stop)])
         return TaskReport.of(self.task, errors), True
 
     def __call__(

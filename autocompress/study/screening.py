@@ -1,13 +1,14 @@
-"""The task first on a few items: the rest are scored only for a trial that could still
-reach the Pareto front.
+"""The task in rounds of a few items: each next round is scored only for a trial that could
+still reach the Pareto front.
 
-After the first items (videos counted, images classified), each task objective over the whole
-set is estimated optimistically from its per-item errors: their mean, less one standard error
-(with the finite-population correction, so the estimate is exact once every item is scored),
-and never below what the scored items alone already add to the whole set's mean. If a
+After each round (videos counted, images classified), each task objective over the whole
+set is estimated optimistically from the per-item errors so far: their mean, less one standard
+error (with the finite-population correction, so the estimate is exact once every item is
+scored), and never below what the scored items alone already add to the whole set's mean. If a
 feasible front point is at least as good on every objective as that optimistic estimate, the
 trial stops there: it is recorded as screened out (its partial values kept), infeasible,
-never on the front.
+never on the front. The estimate tightens round by round, so a trial that passed after 4
+videos of 16 may stop after 8: counting it to the end would only confirm it is dominated.
 """
 
 from __future__ import annotations
