@@ -94,8 +94,8 @@ thread(s), sampler {config.sampler}, budget {config.budget_ms or "none"}.
 {len(scored)} scored for accuracy, {len(feasible_front(study))} on the feasible Pareto front);
 median wall time per trial {statistics.median(per_trial):.1f} s;
 {len(recovering)} recovery trials took {recovery_s / 60:.1f} min of it (their finetuning counts
-as compression); {screened} trials stopped after their first videos, {predicted} were skipped on
-a latency prediction.
+as compression); {screened} trials stopped by screening (rounds of {config.data.screen_videos}
+videos), {predicted} were skipped on a latency prediction.
 
 | phase | median s per trial | total s |
 |---|---:|---:|
