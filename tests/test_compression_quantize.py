@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from autocompress.analysis.sqnr import layer_sqnr, layers_above
-from autocompress.compression import PipelineError, QuantizeStep, apply, quantizable_layers
+from autocompress.compression import (
+    Pipeline,
+    PipelineError,
+    QuantizeStep,
+    TensorizeStep,
+    apply,
+    apply_pipeline,
+    quantizable_layers,
+)
 from autocompress.compression.calibration import random_clips
 from autocompress.compression.quantization.fx import is_quantized
 
@@ -58,3 +66,20 @@ def test_sqnr_table_is_sorted_and_covers_every_layer(model, clips):
     assert values == sorted(values, reverse=True)
     assert min(values) > 10 and max(values) < 80
     assert layers_above(results, values[2]) == [r.name for r in results[:3]]
+
+
+def test_a_block_with_a_float_factorised_layer_beside_int8_ones_runs(model, clips):
+    # FX gave this block's batch norm + ReLU an int8 module while its factorised conv1 stayed
+    # float ("Could not run ... QuantizedCPU"); the block's glue then goes int8 as a whole.
+    block = "encoder.stages.2.blocks.0"
+    factorised = [f"{block}.{name}" for name in ("conv1", "conv2", "conv3", "downsample.conv")]
+    selected = ["encoder.stages.1.blocks.1.conv1"] + [
+        f"{name}.{factor}" for name in factorised[1:] for factor in range(3)
+    ]
+    steps = [TensorizeStep(ranks=dict.fromkeys(factorised, 0.25)), QuantizeStep(selected)]
+    quantized, reports = apply_pipeline(model, Pipeline(steps), clips)
+    assert all(layer.quantized for layer in reports[-1].layers)
+    modules = dict(quantized.named_modules())
+    assert not any(is_quantized(modules[f"{block}.conv1.{factor}"]) for factor in range(3))
+    period = torch.jit.script(quantized)(clips[:1])[0]
+    assert period.shape == model(clips[:1])[0].shape

@@ -70,11 +70,28 @@ _GLUE = (
 )
 
 
-def qconfig_mapping(model: nn.Module, layers: list[str]) -> QConfigMapping:
+def _parents(model: nn.Module, layers: list[str], whole_blocks: bool) -> set[str]:
+    """The modules whose glue goes int8 with ``layers``: each layer's parent, and with
+    ``whole_blocks`` the block above any ``nn.Sequential`` parent (a factorised layer's
+    factors sit in one, inside the block of the layer they replaced)."""
+    modules = dict(model.named_modules())
+    parents = set()
+    for name in layers:
+        parent = name.rpartition(".")[0]
+        while whole_blocks and parent and isinstance(modules.get(parent), nn.Sequential):
+            parents.add(parent)
+            parent = parent.rpartition(".")[0]
+        parents.add(parent)
+    return parents - {""}
+
+
+def qconfig_mapping(
+    model: nn.Module, layers: list[str], whole_blocks: bool = False
+) -> QConfigMapping:
     """The selected layers, plus the functional ops and glue modules of their parent blocks
     (BN, ReLU, residual adds, pooling); every other module in those blocks stays float."""
     qconfig = get_default_qconfig(ENGINE)
-    parents = {name.rpartition(".")[0] for name in layers} - {""}
+    parents = _parents(model, layers, whole_blocks)
     mapping = QConfigMapping()
     for parent in sorted(parents):
         mapping = mapping.set_module_name(parent, qconfig)
@@ -120,8 +137,29 @@ class FxBackend:
         self, model: nn.Module, layers: list[str], calibration: torch.Tensor
     ) -> tuple[nn.Module, nn.Module]:
         """The prepared model is the reference: it holds the fused float layers (conv+bn+relu)
-        under the names the int8 ones get."""
-        mapping = qconfig_mapping(model, layers)
+        under the names the int8 ones get.
+
+        Where a block keeps a factorised layer float beside int8 ones, FX was seen to give
+        the block's batch norm + ReLU an int8 module anyway, feeding int8 values to the float
+        layer: the converted model cannot run ("Could not run 'aten::_slow_conv2d_forward'
+        with arguments from the 'QuantizedCPU' backend"). Such a model is quantized again
+        with the whole block's glue int8 (its float layers dequantize their inputs then)."""
+        prepared, converted = self._prepare_and_convert(
+            model, qconfig_mapping(model, layers), calibration
+        )
+        with quantized_engine():
+            try:
+                converted(calibration[:1])
+            except NotImplementedError:
+                prepared, converted = self._prepare_and_convert(
+                    model, qconfig_mapping(model, layers, whole_blocks=True), calibration
+                )
+        return prepared, _scriptable(converted)
+
+    @staticmethod
+    def _prepare_and_convert(
+        model: nn.Module, mapping: QConfigMapping, calibration: torch.Tensor
+    ) -> tuple[nn.Module, nn.Module]:
         with quantized_engine(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # said in the module docstring
             # prepare_fx marks the modules it is given (qconfig attributes): work on a copy.
@@ -131,7 +169,7 @@ class FxBackend:
             for clip in calibration.split(1):
                 prepared(clip)
             converted = convert_fx(copy.deepcopy(prepared))  # convert_fx consumes its input
-        return prepared, _scriptable(converted)
+        return prepared, converted
 
     @torch.no_grad()
     def layer_outputs(
