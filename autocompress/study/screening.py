@@ -8,7 +8,7 @@ scored), and never below what the scored items alone already add to the whole se
 feasible front point is at least as good on every objective as that optimistic estimate, the
 trial stops there: it is recorded as screened out (its partial values kept), infeasible,
 never on the front. The estimate tightens round by round, so a trial that passed after 4
-videos of 16 may stop after 8: counting it to the end would only confirm it is dominated.
+videos of 16 may stop after 8 or 12.
 """
 
 from __future__ import annotations
