@@ -18,6 +18,10 @@ from torch import nn
 import autocompress
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.errors import UserError
+from autocompress.evaluators.cost import CostEvaluator
+from autocompress.evaluators.exclusive import MachineLock
+from autocompress.evaluators.latency import TimingProtocol
+from autocompress.study.export import _serialize_all
 
 # Two convolutions of one class but other shapes: TorchScript must tell their types apart,
 # which is where a process's history used to leak into the file.
@@ -119,6 +123,33 @@ def test_a_model_that_cannot_script_fails_with_its_reason():
 
     with pytest.raises(RuntimeError, match="numpy"):
         ARTIFACT_FORMATS["torchscript"].serialize(Untypable(), torch.zeros(1))
+
+
+class _FailsWhenRun(nn.Module):
+    """Scripts and saves, then fails on its first run."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool(x.sum() > -1.0):
+            raise RuntimeError("refuses to run")
+        return x
+
+
+def test_an_artifact_that_cannot_run_gets_no_latency_and_no_size(tmp_path):
+    evaluator = CostEvaluator(
+        example=torch.zeros(1, 3),
+        protocol=TimingProtocol(warmup=0, runs=1),
+        lock=MachineLock(tmp_path / "measure.lock"),
+        artifact_format=ARTIFACT_FORMATS["torchscript"],
+    )
+    with pytest.raises(torch.jit.Error, match="refuses to run"):  # the trial fails with it
+        evaluator(_FailsWhenRun())
+
+
+def test_export_writes_no_artifact_that_cannot_run():
+    written, skipped = _serialize_all(
+        _FailsWhenRun(), torch.zeros(1, 3), ("torchscript", "exported-program")
+    )
+    assert not written and set(skipped) == {"torchscript", "exported-program"}
 
 
 _SLOW_CHILD = """

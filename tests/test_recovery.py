@@ -15,6 +15,8 @@ from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.models.repnet import PRESETS, RepNet
 from autocompress.models.repnet_recipe import CaseStudyRecipe
 from autocompress.models.weights import load_model
+from autocompress.training import recovery
+from autocompress.training.teacher_outputs import TeacherOutputs
 
 QUICK = {"batch_size": 2, "bn_batches": 2}
 
@@ -67,6 +69,36 @@ def test_the_same_seed_gives_the_same_weights(teacher):
     assert not torch.equal(
         other.state_dict()["tsm_conv.conv.weight"], first["tsm_conv.conv.weight"]
     )
+
+
+def test_later_recoveries_reuse_the_teachers_outputs_with_the_same_weights(monkeypatch):
+    teacher = load_model("repnet-s")[0].eval()
+    forwards = []
+    teacher.register_forward_hook(lambda *_: forwards.append(1))  # deep copies keep it
+    step = FinetuneStep(steps=3, seed=5, **QUICK)
+
+    def recover_once() -> tuple[dict, int]:
+        student, before = _pruned(teacher), len(forwards)
+        apply(student, step, teacher=teacher)
+        return student.state_dict(), len(forwards) - before
+
+    monkeypatch.setattr(recovery, "TEACHER_OUTPUTS", TeacherOutputs())
+    first, computing = recover_once()
+    second, reusing = recover_once()
+    assert computing == 1 + 1 + 3 and reusing == 1  # check, held batch, steps; check only
+    monkeypatch.setattr(recovery, "TEACHER_OUTPUTS", TeacherOutputs(limit_bytes=0))
+    fresh, recomputing = recover_once()
+    assert recomputing == computing
+    for weights in (second, fresh):
+        assert all(torch.equal(first[key], weights[key]) for key in first)
+
+    monkeypatch.setattr(recovery, "TEACHER_OUTPUTS", TeacherOutputs())
+    recover_once()
+    with torch.no_grad():
+        teacher.tsm_conv.conv.weight.mul_(1.01)  # changed in place: its outputs change too
+    assert recover_once()[1] == computing
+    step = dataclasses.replace(step, seed=6)  # other batches
+    assert recover_once()[1] == computing
 
 
 def test_zero_steps_only_reestimates_batch_norms(teacher):

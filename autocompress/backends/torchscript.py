@@ -60,7 +60,6 @@ def _script_and_save(model: nn.Module, example: torch.Tensor) -> bytes:
             scripted = torch.jit.trace(model, (example,), check_trace=False)
         else:
             scripted = torch.jit.script(model)
-    scripted(example)  # never report a size for an artifact that cannot run
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
     return buffer.getvalue()

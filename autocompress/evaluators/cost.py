@@ -110,7 +110,7 @@ class CostEvaluator:
         with self.lock.shared():
             data = self.artifact(model)
         built = time.perf_counter()
-        timing = self.latency(data)
+        timing = self.latency(data)  # raises for an artifact that cannot run: no size for it
         timed = time.perf_counter()
         size_mib = len(data) / MIB
         report, complete, screened = None, False, None

@@ -164,12 +164,17 @@ def check_export_dir(
 def _serialize_all(
     model: torch.nn.Module, example: torch.Tensor, formats: tuple[str, ...]
 ) -> tuple[dict[str, bytes], dict[str, str]]:
-    """Bytes of every format that takes the model, and why the others do not (torch.export
-    refuses FX's int8 graphs: their TorchScript artifact is then the one to ship)."""
+    """Bytes of every format that takes the model and runs as loaded, and why the others do
+    not (torch.export refuses FX's int8 graphs: their TorchScript artifact is then the one to
+    ship)."""
     written, skipped = {}, {}
     for name in formats:
+        fmt = ARTIFACT_FORMATS[name]
         try:
-            written[name] = ARTIFACT_FORMATS[name].serialize(model, example)
+            data = fmt.serialize(model, example)
+            with torch.no_grad():
+                fmt.load(data)(example)  # never write an artifact that cannot run
+            written[name] = data
         except Exception as error:
             skipped[name] = (str(error).splitlines() or [type(error).__name__])[0]
     return written, skipped

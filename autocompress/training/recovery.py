@@ -21,7 +21,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import torch
@@ -31,12 +32,15 @@ from autocompress.compression.steps import FinetuneStep, PipelineError, Recovery
 from autocompress.compression.structure import structure_of
 from autocompress.training.distillation import Distillation, OutputDistillation
 from autocompress.training.loop import optimize
+from autocompress.training.teacher_outputs import HELD, TeacherOutputs, TeacherOutputsOf
 
 __all__ = ["recover", "reestimate_batch_norms"]
 
 # Fixed, for reproducible weights. Two: 1.8x faster a step than one for repnet-s (0.50 s
 # against 0.89 s; data, teacher and student), measured on the 2-core machine the suite runs on.
 RECOVERY_THREADS = 2
+# The recoveries of one process (a search's) distil the same teacher on the same batches.
+TEACHER_OUTPUTS = TeacherOutputs()
 
 
 def _batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -125,6 +129,8 @@ def recover(
     distillation = _distillation(teacher, calibration)
     params = sum(p.numel() for p in model.parameters())
     target = torch.device(device)
+    stream = (step.data, step.batch_size, step.seed, str(target))
+    teacher_outputs = TEACHER_OUTPUTS.stream(teacher, distillation, stream)
     teacher = copy.deepcopy(teacher).eval().requires_grad_(False).to(target)
     model.to(target)
     generator_state, threads = torch.get_rng_state(), torch.get_num_threads()
@@ -133,16 +139,18 @@ def recover(
     try:
         held = distillation.to(next(distillation.batches(step, teacher, step.seed + 1)), target)
         _check_teacher(model.eval(), teacher, distillation.inputs(held)[:1])
-        batches = (
+        batches = enumerate(
             distillation.to(batch, target)
             for batch in distillation.batches(step, teacher, step.seed)
         )
-        inputs = (distillation.inputs(batch) for batch in batches)
+        inputs = (distillation.inputs(batch) for _, batch in batches)
         reestimate_batch_norms(model, inputs, step.bn_batches)
-        before = _held_loss(model, teacher, held, step, distillation)
+        held_targets = teacher_outputs(HELD, partial(_run, teacher, distillation.inputs(held)))
+        before = _held_loss(model, held_targets, held, step, distillation)
         if step.steps:
-            _distil(model, teacher, batches, step, distillation)
-        after = _held_loss(model, teacher, held, step, distillation)
+            targets = partial(_targets, teacher, teacher_outputs)
+            _distil(model, targets, batches, step, distillation)
+        after = _held_loss(model, held_targets, held, step, distillation)
     finally:
         torch.set_rng_state(generator_state)
         torch.set_num_threads(threads)
@@ -153,31 +161,42 @@ def recover(
     )
 
 
+@torch.no_grad()
+def _run(teacher: nn.Module, inputs: torch.Tensor) -> Any:
+    return teacher(inputs)
+
+
+def _targets(
+    teacher: nn.Module, teacher_outputs: TeacherOutputsOf, index: int, inputs: torch.Tensor
+) -> Any:
+    return teacher_outputs(index, partial(_run, teacher, inputs))
+
+
 def _held_loss(
-    model: nn.Module, teacher: nn.Module, held: Any, step: FinetuneStep, distillation: Distillation
+    model: nn.Module, targets: Any, held: Any, step: FinetuneStep, distillation: Distillation
 ) -> float:
     with torch.no_grad():
-        inputs = distillation.inputs(held)
-        return distillation.held_loss(model.eval()(inputs), teacher(inputs), step)
+        return distillation.held_loss(model.eval()(distillation.inputs(held)), targets, step)
 
 
 def _distil(
     model: nn.Module,
-    teacher: nn.Module,
-    batches: Iterator[Any],
+    targets: Callable[[int, torch.Tensor], Any],
+    batches: Iterator[tuple[int, Any]],
     step: FinetuneStep,
     distillation: Distillation,
 ) -> None:
+    """Train on ``batches`` (numbered in their stream); ``targets(number, inputs)`` are the
+    teacher's outputs."""
     model.train()
     for norm in _batch_norms(model):
         norm.eval()
     optimizer = torch.optim.AdamW(model.parameters(), lr=step.learning_rate, weight_decay=1e-4)
 
-    def loss_fn(batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss_fn(numbered: tuple[int, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        number, batch = numbered
         inputs = distillation.inputs(batch)
-        with torch.no_grad():
-            targets = teacher(inputs)
-        return distillation.loss(model(inputs), targets, batch, step)
+        return distillation.loss(model(inputs), targets(number, inputs), batch, step)
 
     try:
         optimize(model, optimizer, batches, loss_fn, _schedule(step), 0, step.steps)
