@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from autocompress.errors import UserError
 from autocompress.study.config import MEASURED_OBJECTIVES, StudyConfig
 from autocompress.study.record import TrialRecord, enqueue
+from autocompress.study.tpe import SnapshotTPESampler
 
 __all__ = [
     "SAMPLERS",
@@ -91,7 +92,7 @@ SAMPLERS: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
     # group=True models the conditional space (each order has its own parameters) jointly per
     # group; without it multivariate TPE falls back to independent sampling, since the baseline
     # trial has no parameters and empties the intersection of every trial's space.
-    "tpe": lambda seed: optuna.samplers.TPESampler(
+    "tpe": lambda seed: SnapshotTPESampler(
         seed=seed, multivariate=True, group=True, constant_liar=True
     ),
     "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
