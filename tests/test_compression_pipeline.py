@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from autocompress.backends import ARTIFACT_FORMATS, load_artifact
+from autocompress.backends.torchscript import script
 from autocompress.compression import (
     Pipeline,
     PipelineError,
@@ -153,7 +154,7 @@ def test_ptq_on_the_full_preset():
     assert [layer.rank for layer in tensorized.layers] == [(19, 67), (52,)]
     assert [layer.quantized for layer in quantized.layers] == [True, True]
     with torch_threads(1):
-        period, _, embeddings = torch.jit.script(compressed)(clip)
+        period, _, embeddings = script(compressed)(clip)
     assert period.shape == (1, 64, 32) and embeddings.shape == (1, 64, 184)
 
 
@@ -173,7 +174,7 @@ def test_small_cnn_every_step_and_ptq():
     assert reports[0].layers[0].channels_after == 8
     assert compressed.get_submodule("features.3.1").weight().shape == (4, 4, 3, 3)
     assert all(layer.quantized for layer in reports[2].layers)
-    assert torch.jit.script(compressed)(images).shape == (4, 10)
+    assert script(compressed)(images).shape == (4, 10)
 
 
 def test_small_transformer_encoder():
@@ -199,4 +200,4 @@ def test_small_transformer_encoder():
     assert compressed.encoder.linear1.out_features == 32
     assert [layer.rank for layer in reports[1].layers] == [(8,), (2,)]
     assert all(layer.quantized for layer in reports[2].layers)
-    assert torch.jit.script(compressed)(tokens).shape == (2, 6, 5)
+    assert script(compressed)(tokens).shape == (2, 6, 5)

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from autocompress.backends.torchscript import script
 from autocompress.compression import PipelineError, PruneStep, apply, prunable_groups
 from autocompress.compression.prune import kept_channels
 from autocompress.models.repnet import build_repnet
@@ -35,7 +36,7 @@ def test_every_group_reaches_its_ratio_and_the_model_scripts(model):
     assert (conv3d.out_channels, model.temporal_conv.bn.num_features) == (35, 35)
     assert report.params_after < report.params_before
     clip = torch.rand(1, *model.config.input_shape) * 2 - 1
-    period, _, embeddings = torch.jit.script(model)(clip)
+    period, _, embeddings = script(model)(clip)
     assert period.shape == (1, 64, 32) and embeddings.shape == (1, 64, 35)
 
 

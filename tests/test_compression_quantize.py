@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from autocompress.analysis.sqnr import layer_sqnr, layers_above
+from autocompress.backends.torchscript import script
 from autocompress.compression import (
     Pipeline,
     PipelineError,
@@ -36,7 +37,7 @@ def test_static_quantizes_exactly_the_selected_layers(model, clips):
     modules = dict(report.model.named_modules())
     others = set(quantizable_layers(model)) - set(selected)
     assert not any(is_quantized(modules[name]) for name in others if name in modules)
-    scripted = torch.jit.script(report.model)
+    scripted = script(report.model)
     period, periodicity, _ = scripted(clips[:1])
     reference = model(clips[:1])
     assert period.shape == reference[0].shape
@@ -47,7 +48,7 @@ def test_dynamic_quantizes_linears_only(model):
     heads = [n for n in quantizable_layers(model) if n.startswith("period_length_head")]
     report = apply(model, QuantizeStep(heads, mode="dynamic"))
     assert all(layer.quantized for layer in report.layers)
-    torch.jit.script(report.model)
+    script(report.model)
     with pytest.raises(PipelineError, match="Linear layers only"):
         apply(model, QuantizeStep(["temporal_conv.conv"], mode="dynamic"))
 
@@ -81,5 +82,5 @@ def test_a_block_with_a_float_factorised_layer_beside_int8_ones_runs(model, clip
     assert all(layer.quantized for layer in reports[-1].layers)
     modules = dict(quantized.named_modules())
     assert not any(is_quantized(modules[f"{block}.conv1.{factor}"]) for factor in range(3))
-    period = torch.jit.script(quantized)(clips[:1])[0]
+    period = script(quantized)(clips[:1])[0]
     assert period.shape == model(clips[:1])[0].shape

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from autocompress.backends.torchscript import script
 from autocompress.compression import (
     PipelineError,
     TensorizeStep,
@@ -37,7 +38,7 @@ def test_full_rank_replacement_computes_the_same_function(dims, method, rank):
     tolerance = 1e-4 if method == "tucker" else 0.1  # CP of a random 3-D kernel is approximate
     assert report.layers[0].relative_error < tolerance
     assert torch.allclose(model(x), expected, atol=10 * tolerance)
-    torch.jit.script(model)
+    script(model)
 
 
 def test_linear_svd_and_rank_specs():
@@ -90,6 +91,6 @@ def test_repnet_tensorized_scripts_and_is_cached():
     assert model.encoder.stages[2].blocks[1].conv2[1].weight.shape == (8, 8, 3, 3)
     assert any(cache_dir().rglob("output.pkl"))
     clip = torch.rand(1, *model.config.input_shape) * 2 - 1
-    assert torch.jit.script(model)(clip)[0].shape == (1, 64, 32)
+    assert script(model)(clip)[0].shape == (1, 64, 32)
     with pytest.raises(PipelineError, match="not a decomposable layer"):
         apply(model, TensorizeStep({"temporal_conv.conv": 4}))

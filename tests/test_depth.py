@@ -10,6 +10,7 @@ import torch
 
 from autocompress import load_artifact
 from autocompress.backends import ARTIFACT_FORMATS
+from autocompress.backends.torchscript import script
 from autocompress.cli import main
 from autocompress.compression import Pipeline, PipelineError, apply, apply_pipeline
 from autocompress.compression.depth import DepthStep, ranked_blocks
@@ -36,7 +37,7 @@ def test_dropping_blocks_removes_them_and_the_model_still_runs_and_scripts(digit
     assert isinstance(digits.get_submodule("stages.0.1"), torch.nn.Identity)
     assert report.params_after < before and report.model is digits
     assert sum(p.numel() for p in digits.parameters()) == report.params_after
-    scripted = torch.jit.script(digits)
+    scripted = script(digits)
     assert torch.allclose(scripted(images), digits(images))
     data = ARTIFACT_FORMATS["exported-program"].serialize(digits, images[:1])
     assert ARTIFACT_FORMATS["exported-program"].load(data)(images[:1]).shape == (1, 10)

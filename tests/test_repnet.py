@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from autocompress.backends.torchscript import script
 from autocompress.models.repnet import PRESETS, RepNet, build_repnet
 
 
@@ -47,7 +48,7 @@ def test_script_and_export_match_eager(preset):
     clip = _clip(model)
     with torch.no_grad():
         eager = model(clip)
-        scripted = torch.jit.script(model)(clip)
+        scripted = script(model)(clip)
         exported = torch.export.export(model, (clip,)).module()(clip)
     for reference, other in ((eager, scripted), (eager, exported)):
         for a, b in zip(reference, other, strict=True):

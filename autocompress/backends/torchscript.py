@@ -22,7 +22,7 @@ from torch import nn
 
 from autocompress.backends.fresh_process import run_in_fork
 
-__all__ = ["TorchScript"]
+__all__ = ["TorchScript", "script"]
 
 
 def _is_aten_graph(model: nn.Module) -> bool:
@@ -51,15 +51,21 @@ def _builtins_only_callable() -> Iterator[None]:
         torch.jit._recursive._find_builtin = find_builtin
 
 
+def script(model: nn.Module) -> torch.jit.ScriptModule:
+    """``torch.jit.script(model)``, safe from the stale builtin ids above."""
+    with _builtins_only_callable():
+        return torch.jit.script(model)
+
+
 @torch.no_grad()
 def _script_and_save(model: nn.Module, example: torch.Tensor) -> bytes:
     model = model.eval()
-    with _builtins_only_callable():
-        if _is_aten_graph(model):
-            # Tracing records the same ATen calls; the graph has no control flow to lose.
+    if _is_aten_graph(model):
+        # Tracing records the same ATen calls; the graph has no control flow to lose.
+        with _builtins_only_callable():
             scripted = torch.jit.trace(model, (example,), check_trace=False)
-        else:
-            scripted = torch.jit.script(model)
+    else:
+        scripted = script(model)
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
     return buffer.getvalue()

@@ -54,6 +54,18 @@ def quantized_engine(engine: str = ENGINE) -> Iterator[None]:
         torch.backends.quantized.engine = previous
 
 
+@contextlib.contextmanager
+def _no_stack_traces() -> Iterator[None]:
+    """FX's quantization tracer records a Python stack trace for every node it creates, for
+    debugging; a tenth of a second a model, and nothing of it reaches the artifact."""
+    previous = torch.fx.config.do_not_emit_stack_traces
+    torch.fx.config.do_not_emit_stack_traces = True
+    try:
+        yield
+    finally:
+        torch.fx.config.do_not_emit_stack_traces = previous
+
+
 # Modules that only move or rescale values: int8 where their parent block is, so int8 flows
 # between selected layers instead of being dequantized and requantized around each one.
 _GLUE = (
@@ -126,7 +138,7 @@ class FxBackend:
         self, model: nn.Module, layers: list[str], mode: str, calibration: torch.Tensor | None
     ) -> nn.Module:
         if mode == "static":
-            return self.reference_and_quantized(model, layers, calibration)[1]
+            return self._static(model, layers, calibration, keep_reference=False)[1]
         mapping = {name: default_dynamic_qconfig for name in layers}
         with quantized_engine(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -137,7 +149,15 @@ class FxBackend:
         self, model: nn.Module, layers: list[str], calibration: torch.Tensor
     ) -> tuple[nn.Module, nn.Module]:
         """The prepared model is the reference: it holds the fused float layers (conv+bn+relu)
-        under the names the int8 ones get.
+        under the names the int8 ones get."""
+        reference, quantized = self._static(model, layers, calibration, keep_reference=True)
+        assert reference is not None
+        return reference, quantized
+
+    def _static(
+        self, model: nn.Module, layers: list[str], calibration: torch.Tensor, keep_reference: bool
+    ) -> tuple[nn.Module | None, nn.Module]:
+        """Static int8, and the prepared model where ``keep_reference`` asks for it.
 
         Where a block keeps a factorised layer float beside int8 ones, FX was seen to give
         the block's batch norm + ReLU an int8 module anyway, feeding int8 values to the float
@@ -145,22 +165,25 @@ class FxBackend:
         with arguments from the 'QuantizedCPU' backend"). Such a model is quantized again
         with the whole block's glue int8 (its float layers dequantize their inputs then)."""
         prepared, converted = self._prepare_and_convert(
-            model, qconfig_mapping(model, layers), calibration
+            model, qconfig_mapping(model, layers), calibration, keep_reference
         )
         with quantized_engine():
             try:
                 converted(calibration[:1])
             except NotImplementedError:
                 prepared, converted = self._prepare_and_convert(
-                    model, qconfig_mapping(model, layers, whole_blocks=True), calibration
+                    model,
+                    qconfig_mapping(model, layers, whole_blocks=True),
+                    calibration,
+                    keep_reference,
                 )
         return prepared, _scriptable(converted)
 
     @staticmethod
     def _prepare_and_convert(
-        model: nn.Module, mapping: QConfigMapping, calibration: torch.Tensor
-    ) -> tuple[nn.Module, nn.Module]:
-        with quantized_engine(), warnings.catch_warnings():
+        model: nn.Module, mapping: QConfigMapping, calibration: torch.Tensor, keep_reference: bool
+    ) -> tuple[nn.Module | None, nn.Module]:
+        with quantized_engine(), _no_stack_traces(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # said in the module docstring
             # prepare_fx marks the modules it is given (qconfig attributes): work on a copy.
             prepared = prepare_fx(
@@ -168,8 +191,9 @@ class FxBackend:
             )
             for clip in calibration.split(1):
                 prepared(clip)
-            converted = convert_fx(copy.deepcopy(prepared))  # convert_fx consumes its input
-        return prepared, converted
+            if not keep_reference:
+                return None, convert_fx(prepared)
+            return prepared, convert_fx(copy.deepcopy(prepared))  # convert_fx consumes its input
 
     @torch.no_grad()
     def layer_outputs(
