@@ -69,6 +69,20 @@ def test_sqnr_table_is_sorted_and_covers_every_layer(model, clips):
     assert layers_above(results, values[2]) == [r.name for r in results[:3]]
 
 
+def test_int8_factors_feeding_a_float_factor_with_a_bias_run(model, clips):
+    # CP's first two factors int8, the rest float: FX fed quint8 values to the float factor
+    # ("Input type (c10::quint8) and bias type (float) should be the same"; five trials in a
+    # row of a 200-trial search).
+    layer = "encoder.stages.2.blocks.0.conv1"
+    selected = [f"{layer}.0", f"{layer}.1", "encoder.stem.conv", "encoder.stages.0.blocks.1.conv2"]
+    selected += ["encoder.stages.1.blocks.0.conv1", "encoder.stages.1.blocks.1.conv3"]
+    selected += ["encoder.stages.2.blocks.1.conv2", "temporal_conv.conv"]
+    steps = [TensorizeStep(ranks={layer: 0.25}, method="cp"), QuantizeStep(selected)]
+    quantized, _ = apply_pipeline(model, Pipeline(steps), clips)
+    period = script(quantized)(clips[:1])[0]
+    assert period.shape == model(clips[:1])[0].shape
+
+
 def test_a_block_with_a_float_factorised_layer_beside_int8_ones_runs(model, clips):
     # FX gave this block's batch norm + ReLU an int8 module while its factorised conv1 stayed
     # float ("Could not run ... QuantizedCPU"); the block's glue then goes int8 as a whole.

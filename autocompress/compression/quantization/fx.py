@@ -159,18 +159,20 @@ class FxBackend:
     ) -> tuple[nn.Module | None, nn.Module]:
         """Static int8, and the prepared model where ``keep_reference`` asks for it.
 
-        Where a block keeps a factorised layer float beside int8 ones, FX was seen to give
-        the block's batch norm + ReLU an int8 module anyway, feeding int8 values to the float
-        layer: the converted model cannot run ("Could not run 'aten::_slow_conv2d_forward'
-        with arguments from the 'QuantizedCPU' backend"). Such a model is quantized again
-        with the whole block's glue int8 (its float layers dequantize their inputs then)."""
+        Where a block keeps a factorised layer float beside int8 ones, FX was seen to feed
+        int8 values to the float layer (the block's batch norm + ReLU given an int8 module, or
+        int8 factors before a float one): the converted model cannot run ("Could not run
+        'aten::_slow_conv2d_forward' with arguments from the 'QuantizedCPU' backend", "Input
+        type (c10::quint8) and bias type (float) should be the same"). Such a model is
+        quantized again with the whole block's glue int8 (its float layers dequantize their
+        inputs then)."""
         prepared, converted = self._prepare_and_convert(
             model, qconfig_mapping(model, layers), calibration, keep_reference
         )
         with quantized_engine():
             try:
                 converted(calibration[:1])
-            except NotImplementedError:
+            except (NotImplementedError, RuntimeError):
                 prepared, converted = self._prepare_and_convert(
                     model,
                     qconfig_mapping(model, layers, whole_blocks=True),
