@@ -11,6 +11,7 @@ from autocompress.models.counting import (
     chunk_indices,
     count_from_outputs,
     count_video,
+    stride_outputs,
 )
 
 MAX_PERIOD = 32
@@ -165,6 +166,34 @@ def test_count_video_runs_a_real_model():
     result = count_video(model, video, CountingConfig(strides=(1, 2)))
     assert result.per_frame_count.shape == (70,)
     assert result.count >= 0 and result.stride in (1, 2)
+
+
+class _Chunkwise(nn.Module):
+    """A RepNet seen as any model: counted chunk by chunk."""
+
+    def __init__(self, repnet: nn.Module):
+        super().__init__()
+        self.repnet = repnet
+
+    def forward(self, clips: torch.Tensor):
+        return self.repnet(clips)
+
+
+def test_a_repnet_encodes_each_frame_once_with_the_same_outputs(random_repnet_s):
+    video = torch.rand(150, 3, 64, 64) * 2 - 1
+    encoded = []
+    hook = random_repnet_s.encoder.register_forward_hook(
+        lambda _module, inputs, _output: encoded.append(len(inputs[0]))
+    )
+    try:
+        shared = stride_outputs(random_repnet_s, video, (1, 2, 3, 4))
+        assert sum(encoded) == 150  # every frame once, though chunks hold 448 frames in all
+        chunkwise = stride_outputs(_Chunkwise(random_repnet_s), video, (1, 2, 3, 4))
+    finally:
+        hook.remove()
+    for stride, outputs in shared.items():
+        assert np.array_equal(outputs.period_logits, chunkwise[stride].period_logits)
+        assert np.array_equal(outputs.periodicity_logits, chunkwise[stride].periodicity_logits)
 
 
 def test_invalid_configs_are_refused():

@@ -293,8 +293,13 @@ class RepNet(nn.Module):
         batch, _, frames, height, width = video.shape
         torch._assert(frames == self.num_frames, "RepNet expects a fixed number of frames")
         per_frame = video.transpose(1, 2).reshape(batch * frames, 3, height, width)
-        features = self.encoder(per_frame)
-        features = features.unflatten(0, (batch, frames)).transpose(1, 2)
+        return self.from_frame_features(self.encoder(per_frame).unflatten(0, (batch, frames)))
+
+    def from_frame_features(self, features: torch.Tensor) -> RepNetOutput:
+        """The outputs from the encoder's features of every frame, N x T x C x h x w. The
+        encoder sees each frame alone, so a video's frames can be encoded once and shared by
+        every chunk that holds them (autocompress.models.counting)."""
+        features = features.transpose(1, 2)
         embeddings = self.temporal_conv(features).transpose(1, 2)  # N x T x E
         tsm_features = self.tsm_conv(self.tsm(embeddings))
         return (
