@@ -45,25 +45,23 @@ def is_quantized(module: nn.Module) -> bool:
 
 
 @contextlib.contextmanager
-def quantized_engine(engine: str = ENGINE) -> Iterator[None]:
-    previous = torch.backends.quantized.engine
-    torch.backends.quantized.engine = engine
+def _temporarily(owner: object, name: str, value: object) -> Iterator[None]:
+    previous = getattr(owner, name)
+    setattr(owner, name, value)
     try:
         yield
     finally:
-        torch.backends.quantized.engine = previous
+        setattr(owner, name, previous)
 
 
-@contextlib.contextmanager
-def _no_stack_traces() -> Iterator[None]:
+def quantized_engine(engine: str = ENGINE) -> contextlib.AbstractContextManager[None]:
+    return _temporarily(torch.backends.quantized, "engine", engine)
+
+
+def _no_stack_traces() -> contextlib.AbstractContextManager[None]:
     """FX's quantization tracer records a Python stack trace for every node it creates, for
     debugging; a tenth of a second a model, and nothing of it reaches the artifact."""
-    previous = torch.fx.config.do_not_emit_stack_traces
-    torch.fx.config.do_not_emit_stack_traces = True
-    try:
-        yield
-    finally:
-        torch.fx.config.do_not_emit_stack_traces = previous
+    return _temporarily(torch.fx.config, "do_not_emit_stack_traces", True)
 
 
 # Modules that only move or rescale values: int8 where their parent block is, so int8 flows
