@@ -150,6 +150,7 @@ def test_export_writes_no_artifact_that_cannot_run():
         _FailsWhenRun(), torch.zeros(1, 3), ("torchscript", "exported-program")
     )
     assert not written and set(skipped) == {"torchscript", "exported-program"}
+    assert skipped["torchscript"] == "builtins.RuntimeError: refuses to run"
 
 
 _SLOW_CHILD = """

@@ -176,8 +176,15 @@ def _serialize_all(
                 fmt.load(data)(example)  # never write an artifact that cannot run
             written[name] = data
         except Exception as error:
-            skipped[name] = (str(error).splitlines() or [type(error).__name__])[0]
+            skipped[name] = _reason(error)
     return written, skipped
+
+
+def _reason(error: Exception) -> str:
+    """One line: TorchScript's interpreter puts the Python error it raised last, after the
+    code that raised it; other errors say what went wrong first."""
+    lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    return lines[-1].strip() if isinstance(error, torch.jit.Error) else lines[0]
 
 
 def _write_together(out: Path, files: dict[str, bytes]) -> None:
