@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from torch import fx, nn
 
+from autocompress.compression.calibration import random_clips
+from autocompress.compression.quantization.fx import FxBackend, quantized_engine
 from autocompress.models.counting import (
     CountingConfig,
     StrideOutputs,
@@ -13,6 +15,7 @@ from autocompress.models.counting import (
     count_video,
     stride_outputs,
 )
+from autocompress.models.frame_features import frame_split
 
 MAX_PERIOD = 32
 
@@ -179,21 +182,49 @@ class _Chunkwise(nn.Module):
         return self.repnet(clips)
 
 
-def test_a_repnet_encodes_each_frame_once_with_the_same_outputs(random_repnet_s):
+def _assert_each_frame_encoded_once_with_the_same_outputs(model: nn.Module, stem: nn.Module):
     video = torch.rand(150, 3, 64, 64) * 2 - 1
     encoded = []
-    hook = random_repnet_s.encoder.register_forward_hook(
+    hook = stem.register_forward_hook(
         lambda _module, inputs, _output: encoded.append(len(inputs[0]))
     )
     try:
-        shared = stride_outputs(random_repnet_s, video, (1, 2, 3, 4))
+        shared = stride_outputs(model, video, (1, 2, 3, 4))
         assert sum(encoded) == 150  # every frame once, though chunks hold 448 frames in all
-        chunkwise = stride_outputs(_Chunkwise(random_repnet_s), video, (1, 2, 3, 4))
+        chunkwise = stride_outputs(_Chunkwise(model), video, (1, 2, 3, 4))
+        assert sum(encoded) == 150 + 448
     finally:
         hook.remove()
     for stride, outputs in shared.items():
         assert np.array_equal(outputs.period_logits, chunkwise[stride].period_logits)
         assert np.array_equal(outputs.periodicity_logits, chunkwise[stride].periodicity_logits)
+
+
+def test_a_repnet_encodes_each_frame_once_with_the_same_outputs(random_repnet_s):
+    _assert_each_frame_encoded_once_with_the_same_outputs(
+        random_repnet_s, random_repnet_s.encoder.stem
+    )
+
+
+def test_an_int8_repnet_graph_encodes_each_frame_once_with_the_same_outputs(random_repnet_s):
+    layers = [
+        name
+        for name, module in random_repnet_s.named_modules()
+        if isinstance(module, nn.Conv2d | nn.Linear) and not name.startswith("periodicity")
+    ]
+    calibration = random_clips(random_repnet_s, 2)
+    int8 = FxBackend().quantize(random_repnet_s, layers, "static", calibration)
+    assert isinstance(int8, fx.GraphModule) and frame_split(int8) is not None
+    with quantized_engine():
+        _assert_each_frame_encoded_once_with_the_same_outputs(
+            int8, int8.get_submodule("encoder.stem.conv")
+        )
+
+
+def test_a_graph_without_repnets_frame_regrouping_is_not_split():
+    clips = fx.symbolic_trace(nn.Sequential(nn.Flatten(0, 1), nn.Unflatten(0, (2, 3))))
+    assert frame_split(clips) is None
+    assert frame_split(nn.Linear(3, 3)) is None
 
 
 def test_invalid_configs_are_refused():

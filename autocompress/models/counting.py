@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autocompress.models.repnet import RepNet
+from autocompress.models.frame_features import frame_split
 
 __all__ = [
     "PROCEDURES",
@@ -246,24 +246,25 @@ def _chunk_runner(
     """Runs ``model`` on chunks of ``video`` given by their frame indices. A RepNet's encoder
     sees each frame alone, so its features are computed once for each of ``frames`` (every
     frame any chunk holds) and gathered per chunk: over the four strides a frame is in about
-    2.7 chunks, and the encoder is three quarters of the model's work. Other models (int8
-    graphs, imported ones) run on the chunks themselves."""
+    2.7 chunks, and the encoder is three quarters of the model's work. Other models (imported
+    ones) run on the chunks themselves."""
 
     def to_device(index: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(index).to(video.device)
 
-    if not isinstance(model, RepNet):
+    split = frame_split(model)
+    if split is None:
         return lambda index: model(video[to_device(index)].permute(0, 2, 1, 3, 4))
     used = np.unique(frames)
     features = torch.cat(
         [
-            model.encoder(video[to_device(part)])
+            split.encode(video[to_device(part)])
             for part in np.split(used, range(encoder_batch, len(used), encoder_batch))
         ]
     )
     row_of = np.zeros(video.shape[0], dtype=np.int64)
     row_of[used] = np.arange(len(used))
-    return lambda index: model.from_frame_features(features[to_device(row_of[index])])
+    return lambda index: split.head(features[to_device(row_of[index])])
 
 
 @torch.no_grad()
