@@ -92,11 +92,8 @@ SAMPLERS: dict[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
     # group=True models the conditional space (each order has its own parameters) jointly per
     # group; without it multivariate TPE falls back to independent sampling, since the baseline
     # trial has no parameters and empties the intersection of every trial's space.
-    # TPE draws at random until n_startup_trials trials are complete, the baseline and the
-    # warm start (up to 6 pipelines, autocompress.study.warm_start) included: it models from
-    # the first trial after them instead of drawing three more at random.
     "tpe": lambda seed: SnapshotTPESampler(
-        seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=7
+        seed=seed, multivariate=True, group=True, constant_liar=True
     ),
     "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=20),
     "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
