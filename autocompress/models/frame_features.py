@@ -55,9 +55,9 @@ def _split_graph(model: fx.GraphModule) -> FrameSplit | None:
     regroup = next((node for node in model.graph.nodes if _regroups_frames(node, video)), None)
     if regroup is None:
         return None
-    encoder = _subgraph(model, {video: "video"}, [regroup.args[0]])
+    encoder = _subgraph(model, {video: "video"}, regroup.args[0])
     (output,) = [node for node in model.graph.nodes if node.op == "output"]
-    head = _subgraph(model, {regroup: "features"}, output.all_input_nodes, output.args[0])
+    head = _subgraph(model, {regroup: "features"}, output.args[0])
     if encoder is None or head is None:
         return None
 
@@ -93,21 +93,19 @@ def _ancestors(nodes: Iterable[fx.Node], stop: set[fx.Node]) -> set[fx.Node]:
 
 
 def _subgraph(
-    model: fx.GraphModule,
-    inputs: dict[fx.Node, str],
-    needed: list[fx.Node],
-    result: object = None,
+    model: fx.GraphModule, inputs: dict[fx.Node, str], result: fx.node.Argument
 ) -> fx.GraphModule | None:
-    """The part of ``model`` that computes ``result`` (by default the single node of
-    ``needed``) from ``inputs``, the nodes it needs being ``needed``; None when it needs
-    another input of the model."""
+    """The part of ``model`` that computes ``result`` (a node, or a structure of nodes as the
+    model's output) from ``inputs`` alone; None when it needs another input of the model."""
+    results: list[fx.Node] = []
+    fx.map_arg(result, results.append)
     graph = fx.Graph()
     copies = {node: graph.placeholder(name) for node, name in inputs.items()}
-    required = _ancestors(needed, stop=set(inputs))
+    required = _ancestors(results, stop=set(inputs))
     for node in model.graph.nodes:
         if node in required:
             if node.op == "placeholder":
                 return None
             copies[node] = graph.node_copy(node, copies.__getitem__)
-    graph.output(fx.map_arg(needed[0] if result is None else result, copies.__getitem__))
+    graph.output(fx.map_arg(result, copies.__getitem__))
     return fx.GraphModule(model, graph)
