@@ -29,6 +29,7 @@ postgres-server:
 
 test: $(STAMP) postgres-server
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 clean:

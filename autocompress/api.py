@@ -31,7 +31,8 @@ from torch import nn
 
 from autocompress.compression.structure import register_structure, structure_of
 from autocompress.errors import UserError
-from autocompress.models.adapter import FunctionTask, ModelAdapter, ModuleAdapter, Task
+from autocompress.evaluators.task import FunctionTask, Task
+from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 from autocompress.study.config import StudyConfig, study_config_from_dict, with_task_objectives
 from autocompress.study.context import build_context
 from autocompress.study.export import ExportResult, export_trial, pick_trial

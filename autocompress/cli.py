@@ -60,16 +60,15 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _adapter(args: argparse.Namespace):
     """The adapter of ``--preset`` with ``--weights``, as a study would set it up."""
-    from autocompress.models.registry import adapter_for
-    from autocompress.study.config import StudyConfig
+    from autocompress.models.registry import ModelSettings, adapter_for
 
     weights = str(args.weights) if args.weights else None
-    return adapter_for(StudyConfig(preset=args.preset, weights=weights), Path("runs"))
+    return adapter_for(ModelSettings(preset=args.preset, run_dir=Path("runs"), weights=weights))
 
 
 def _cmd_profile(args: argparse.Namespace) -> None:
     from autocompress.analysis.profile import plot_profile, profile_model
-    from autocompress.evaluators.latency import TimingProtocol
+    from autocompress.timing import TimingProtocol
 
     adapter = _adapter(args)
     model, source = adapter.load()
@@ -89,8 +88,8 @@ def _cmd_profile(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from autocompress.training.clips import CurriculumConfig
-    from autocompress.training.trainer import TrainingConfig, train
+    from autocompress.models.repnet.clips import CurriculumConfig
+    from autocompress.models.repnet.trainer import TrainingConfig, train
 
     config = TrainingConfig(
         preset=args.preset,
@@ -149,10 +148,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     import json
 
     from autocompress.data.quva import QuvaDataset, Subset
-    from autocompress.models.counting import CountingConfig
-    from autocompress.models.quva_accuracy import evaluate_counts
-    from autocompress.models.repnet import PRESETS
-    from autocompress.models.weights import load_model
+    from autocompress.models.repnet.counting import CountingConfig
+    from autocompress.models.repnet.network import PRESETS
+    from autocompress.models.repnet.quva_accuracy import evaluate_counts
+    from autocompress.models.repnet.weights import load_model
 
     if args.seed is not None and args.limit is None:
         raise UserError("--seed picks a random subset and needs --limit")
@@ -236,8 +235,8 @@ def _artifact_counter(path: Path, config) -> tuple[Callable, int]:
 def _cmd_apply(args: argparse.Namespace) -> None:
     from autocompress.backends import ARTIFACT_FORMATS
     from autocompress.compression import Pipeline, apply_pipeline
-    from autocompress.evaluators.latency import TimingProtocol, measure
     from autocompress.evaluators.size import MIB
+    from autocompress.timing import TimingProtocol, measure
 
     if not args.pipeline.is_file():
         raise UserError(f"pipeline file not found: {args.pipeline}")
@@ -305,6 +304,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
     from autocompress.study.config import (
         builtin_study,
         builtin_study_names,
+        model_settings,
         resolve_study_config,
         with_task_objectives,
     )
@@ -321,7 +321,7 @@ def _cmd_search(args: argparse.Namespace) -> None:
             f"defaults (built-in studies: {', '.join(builtin_study_names())})"
         )
     config = resolve_study_config(args.study, args.config, _study_overrides(args), stored)
-    adapter = adapter_for(config, args.run_dir)
+    adapter = adapter_for(model_settings(config, args.run_dir))
     config = with_task_objectives(config, adapter.objectives)
     budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
     print(

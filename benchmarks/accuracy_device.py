@@ -26,10 +26,10 @@ from report import header
 from autocompress.compression import FinetuneStep, Pipeline, apply_pipeline
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import generate_dataset
-from autocompress.models.quva_accuracy import evaluate_counts
-from autocompress.models.repnet import build_repnet
-from autocompress.models.repnet_recipe import CaseStudyRecipe
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.network import build_repnet
+from autocompress.models.repnet.quva_accuracy import evaluate_counts
+from autocompress.models.repnet.recipe import CaseStudyRecipe
+from autocompress.models.repnet.weights import load_model
 
 # A QUVA video: about 10 chunks of 64 frames over the four counting strides (issue 13's figure).
 CHUNKS_PER_VIDEO, QUVA_VIDEOS = 10, 100

@@ -1,7 +1,7 @@
 """The case study's five setups replicated here, measured side by side in one run.
 
 Baseline, tensorized, pruned, SQNR-guided int8 and prune -> tensorize -> quantize (the hand-tuned
-recipe of ``autocompress.models.repnet_recipe``), on ``repnet-s`` with its shipped weights
+recipe of ``autocompress.models.repnet.recipe``), on ``repnet-s`` with its shipped weights
 (latency, size, MAE and OBO on held-out synthetic videos) and on the full ``repnet`` preset
 (latency and size only: random weights), next to the case study's own figures.
 
@@ -24,10 +24,10 @@ from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import generate_dataset
 from autocompress.evaluators.cost import CostEvaluator, Metrics
 from autocompress.evaluators.exclusive import MachineLock
-from autocompress.evaluators.latency import TimingProtocol
-from autocompress.models.repnet_adapter import CountingTask, calibration_clips
-from autocompress.models.repnet_recipe import CaseStudyRecipe, apply_recipe
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.adapter import CountingTask, calibration_clips
+from autocompress.models.repnet.recipe import CaseStudyRecipe, apply_recipe
+from autocompress.models.repnet.weights import load_model
+from autocompress.timing import TimingProtocol
 
 # label, order, and the case study's figures on QUVA and a Samsung S22+ (DESIGN.md section 4):
 # size MB, speed-up, OBO, MAE.

@@ -18,9 +18,9 @@ from report import header, weights_line
 
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import generate_dataset
-from autocompress.models.counting import CountingConfig, count_from_outputs, stride_outputs
-from autocompress.models.quva_accuracy import mae_obo
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.counting import CountingConfig, count_from_outputs, stride_outputs
+from autocompress.models.repnet.quva_accuracy import mae_obo
+from autocompress.models.repnet.weights import load_model
 
 PROCEDURES = {
     "official demo": CountingConfig.official(),

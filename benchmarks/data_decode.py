@@ -24,8 +24,8 @@ import torch
 
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.models.quva_accuracy import evaluate_counts
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.quva_accuracy import evaluate_counts
+from autocompress.models.repnet.weights import load_model
 
 
 def _seconds(work: Callable[[], object]) -> float:

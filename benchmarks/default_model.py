@@ -25,9 +25,9 @@ import torch
 
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.models.counting import CountingConfig
-from autocompress.models.quva_accuracy import evaluate_counts, mae_obo
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.counting import CountingConfig
+from autocompress.models.repnet.quva_accuracy import evaluate_counts, mae_obo
+from autocompress.models.repnet.weights import load_model
 
 DEFAULT = SynthStyle()
 LOOKS: dict[str, SynthStyle] = {
@@ -97,7 +97,8 @@ Command: `{command}`
 Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {date.today()}.
 Weights: `{os.path.relpath(source)}`.
 Counting: strides 1-4, median filter 5, counts rounded (DESIGN.md §3-4), with the alias guard
-and sub-class periods of `autocompress.models.counting` (the default); "official" is the demo's
+and sub-class periods of `autocompress.models.repnet.counting` (the default); "official" is the
+demo's
 procedure exactly (`CountingConfig.official()`, `evaluate --official-counting`) on the same
 videos. s/video: decoding, resizing and the default counting.
 "Best constant" is the single count with the lowest MAE on the same videos, chosen knowing the

@@ -43,8 +43,8 @@ from torch import nn
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression.calibration import example_input, random_clips
 from autocompress.evaluators.size import MIB
-from autocompress.models.repnet_recipe import apply_recipe
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.recipe import apply_recipe
+from autocompress.models.repnet.weights import load_model
 
 SETUPS = (("baseline", ""), ("P", "P"), ("T", "T"), ("P->T", "PT"))
 # The baseline made int8 by PT2E with ExecuTorch's XNNPACKQuantizer: everything, or all but the

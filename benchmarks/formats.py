@@ -31,10 +31,10 @@ from report import header, time_in_turns, weights_line
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.data.quva import QuvaDataset
 from autocompress.evaluators.size import MIB
-from autocompress.models.quva_accuracy import evaluate_counts
-from autocompress.models.repnet_adapter import calibration_clips
-from autocompress.models.repnet_recipe import CaseStudyRecipe, apply_recipe
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.adapter import calibration_clips
+from autocompress.models.repnet.quva_accuracy import evaluate_counts
+from autocompress.models.repnet.recipe import CaseStudyRecipe, apply_recipe
+from autocompress.models.repnet.weights import load_model
 
 # (label, the recipe's order, int8 backend): torch.ao FX (TorchScript only) or PT2E (.pt2).
 SETUPS = (

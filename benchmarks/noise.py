@@ -17,8 +17,8 @@ from report import header, time_in_turns
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression.calibration import random_clips
-from autocompress.models.repnet_recipe import apply_recipe
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.recipe import apply_recipe
+from autocompress.models.repnet.weights import load_model
 
 
 def _spin() -> None:

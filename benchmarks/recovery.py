@@ -23,11 +23,11 @@ from report import header
 
 from autocompress.compression import FinetuneStep, Pipeline, apply_pipeline
 from autocompress.data.quva import QuvaDataset
-from autocompress.models.quva_accuracy import evaluate_counts
-from autocompress.models.repnet import PRESETS
-from autocompress.models.repnet_adapter import calibration_clips
-from autocompress.models.repnet_recipe import CaseStudyRecipe
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.adapter import calibration_clips
+from autocompress.models.repnet.network import PRESETS
+from autocompress.models.repnet.quva_accuracy import evaluate_counts
+from autocompress.models.repnet.recipe import CaseStudyRecipe
+from autocompress.models.repnet.weights import load_model
 
 SETUPS = (("P", "P"), ("T", "T"), ("P->T", "PT"), ("P->T->Q", "PTQ"))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from autocompress.models.weights import shipped_weights
+from autocompress.models.repnet.weights import shipped_weights
 
 
 def command_line() -> str:

@@ -25,7 +25,7 @@ import torch
 from optuna.trial import TrialState
 
 from autocompress.models.registry import adapter_for
-from autocompress.study.config import resolve_study_config
+from autocompress.study.config import model_settings, resolve_study_config
 from autocompress.study.lifecycle import load_existing_study
 from autocompress.study.pareto import feasible_front
 from autocompress.study.runner import run_search
@@ -48,7 +48,8 @@ def main() -> None:
     config = dataclasses.replace(config, name=f"bench-{args.study}")
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
-        adapter_for(config, run_dir).calibration(1)  # videos generated before the clock starts
+        # videos generated before the clock starts
+        adapter_for(model_settings(config, run_dir)).calibration(1)
         load = os.getloadavg()[0]
         started = time.perf_counter()
         stopped_early = False

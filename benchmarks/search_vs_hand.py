@@ -23,7 +23,7 @@ from report import header, weights_line
 
 from autocompress.compression import FinetuneStep, Pipeline
 from autocompress.evaluators.cost import Metrics
-from autocompress.models.repnet_recipe import apply_recipe
+from autocompress.models.repnet.recipe import apply_recipe
 from autocompress.study.config import resolve_study_config
 from autocompress.study.context import build_context, compress
 from autocompress.study.lifecycle import load_existing_study

@@ -2,8 +2,8 @@
 plain function. Run from the repository: ``.venv/bin/python examples/digits_api.py``."""
 
 import autocompress
-from autocompress.models.digits import digits_split, error_rate
-from autocompress.models.digits_adapter import load_digits_model
+from autocompress.models.digits.adapter import load_digits_model
+from autocompress.models.digits.network import digits_split, error_rate
 
 model, _ = load_digits_model()
 training_images, _ = digits_split(held_out=False)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.models.repnet import build_repnet
+from autocompress.models.repnet.network import build_repnet
 
 TINY = SynthStyle(size=(48, 32), fps=10, frames=(24, 48), periods=(3.0, 8.0))
 

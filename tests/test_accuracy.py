@@ -13,9 +13,9 @@ from autocompress.cli import main
 from autocompress.data.cache import CACHE_ENV
 from autocompress.data.quva import QuvaDataset, Subset, UnreadableVideo
 from autocompress.data.synthetic import generate_dataset
-from autocompress.models.counting import CountingConfig
-from autocompress.models.quva_accuracy import evaluate_counts, mae_obo
-from autocompress.models.weights import load_model
+from autocompress.models.repnet.counting import CountingConfig
+from autocompress.models.repnet.quva_accuracy import evaluate_counts, mae_obo
+from autocompress.models.repnet.weights import load_model
 
 
 @pytest.fixture(scope="module")

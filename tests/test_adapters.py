@@ -13,9 +13,10 @@ from torch import nn
 
 from autocompress.analysis.profile import profile_model
 from autocompress.compression import Pipeline, apply_pipeline, prunable_groups
-from autocompress.models.adapter import ModelAdapter, Task, evaluate_task
-from autocompress.models.digits_adapter import DigitsAdapter
-from autocompress.models.repnet_adapter import RepNetAdapter
+from autocompress.evaluators.task import Task, evaluate_task
+from autocompress.models.adapter import ModelAdapter
+from autocompress.models.digits.adapter import DigitsAdapter
+from autocompress.models.repnet.adapter import RepNetAdapter
 from autocompress.study.config import DataConfig, StudyConfig
 from autocompress.study.context import build_context
 

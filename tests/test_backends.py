@@ -20,8 +20,8 @@ from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
-from autocompress.evaluators.latency import TimingProtocol
 from autocompress.study.export import _serialize_all
+from autocompress.timing import TimingProtocol
 
 # Two convolutions of one class but other shapes: TorchScript must tell their types apart,
 # which is where a process's history used to leak into the file.

@@ -13,9 +13,9 @@ from torch import nn
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import CommandTimer, LatencyCommandFailed
 from autocompress.errors import UserError
-from autocompress.evaluators.latency import TimingProtocol
 from autocompress.study.config import LatencyConfig
 from autocompress.study.runner import run_search
+from autocompress.timing import TimingProtocol
 
 RUNNER = (
     f"{sys.executable} -m autocompress.backends.local_runner {{artifact}} "

@@ -20,8 +20,8 @@ from autocompress.compression import (
     quantizable_layers,
 )
 from autocompress.compression.calibration import random_clips
-from autocompress.evaluators.latency import torch_threads
-from autocompress.models.repnet import build_repnet
+from autocompress.models.repnet.network import build_repnet
+from autocompress.timing import torch_threads
 
 
 @pytest.fixture(autouse=True)

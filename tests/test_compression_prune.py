@@ -7,7 +7,7 @@ from torch import nn
 from autocompress.backends.torchscript import script
 from autocompress.compression import PipelineError, PruneStep, apply, prunable_groups
 from autocompress.compression.prune import kept_channels
-from autocompress.models.repnet import build_repnet
+from autocompress.models.repnet.network import build_repnet
 
 
 def _out(module: nn.Module) -> int:

@@ -5,8 +5,8 @@ import torch
 
 from autocompress.compression import PruneStep, QuantizeStep, TensorizeStep, apply_pipeline
 from autocompress.compression.calibration import random_clips
-from autocompress.models.repnet import build_repnet
-from autocompress.models.repnet_recipe import CaseStudyRecipe, apply_recipe
+from autocompress.models.repnet.network import build_repnet
+from autocompress.models.repnet.recipe import CaseStudyRecipe, apply_recipe
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from autocompress.compression import (
     apply,
     decomposable_layers,
 )
-from autocompress.compression.factorize import cache_dir
-from autocompress.compression.vbmf import evbmf_rank, evbmf_threshold_x
-from autocompress.models.repnet import build_repnet
+from autocompress.compression.tensorize.factorize import cache_dir
+from autocompress.compression.tensorize.vbmf import evbmf_rank, evbmf_threshold_x
+from autocompress.models.repnet.network import build_repnet
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from torch import fx, nn
 
 from autocompress.compression.calibration import random_clips
 from autocompress.compression.quantization.fx import FxBackend, quantized_engine
-from autocompress.models.counting import (
+from autocompress.models.repnet.counting import (
     CountingConfig,
     StrideOutputs,
     chunk_indices,
@@ -15,7 +15,7 @@ from autocompress.models.counting import (
     count_video,
     stride_outputs,
 )
-from autocompress.models.frame_features import frame_split
+from autocompress.models.repnet.frame_features import frame_split
 
 MAX_PERIOD = 32
 
@@ -162,7 +162,7 @@ def test_count_video_assembles_chunks_of_every_stride():
 
 
 def test_count_video_runs_a_real_model():
-    from autocompress.models.repnet import build_repnet
+    from autocompress.models.repnet.network import build_repnet
 
     model = build_repnet("repnet-s").eval()
     video = torch.rand(70, 3, 64, 64) * 2 - 1

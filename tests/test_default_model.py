@@ -5,9 +5,9 @@ import pytest
 
 from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.models.quva_accuracy import evaluate_counts
-from autocompress.models.repnet import PRESETS, RepNet
-from autocompress.models.weights import load_model, shipped_weights
+from autocompress.models.repnet.network import PRESETS, RepNet
+from autocompress.models.repnet.quva_accuracy import evaluate_counts
+from autocompress.models.repnet.weights import load_model, shipped_weights
 
 # Loose on purpose: a handful of videos is a noisy sample. The model card has the real numbers.
 MAX_MAE = 0.35

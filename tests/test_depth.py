@@ -15,10 +15,10 @@ from autocompress.cli import main
 from autocompress.compression import Pipeline, PipelineError, apply, apply_pipeline
 from autocompress.compression.depth import DepthStep, ranked_blocks
 from autocompress.compression.registry import technique_lettered
-from autocompress.models.digits import digits_split
-from autocompress.models.digits_adapter import load_digits_model
+from autocompress.models.digits.adapter import load_digits_model
+from autocompress.models.digits.network import digits_split
+from autocompress.spaces.config import SpaceConfig
 from autocompress.spaces.pipeline_space import LayerCatalog, suggest_pipeline
-from autocompress.study.config import SpaceConfig
 
 
 @pytest.fixture()

@@ -13,8 +13,8 @@ import autocompress
 from autocompress import load_artifact
 from autocompress.cli import main
 from autocompress.compression import FinetuneStep, PruneStep, apply
-from autocompress.models.digits import digits_split, error_rate, train_digits
-from autocompress.models.digits_adapter import load_digits_model
+from autocompress.models.digits.adapter import load_digits_model
+from autocompress.models.digits.network import digits_split, error_rate, train_digits
 
 # A short study: three trials after the baseline and the warm start, one of them recovering.
 SETTINGS = {
@@ -137,8 +137,8 @@ def test_a_model_from_an_import_path_runs_the_whole_flow(tmp_path, monkeypatch, 
     ("argv", "message"),
     [
         (["--model", "no_such_module:make"], "cannot import no_such_module"),
-        (["--model", "autocompress.models.digits:nothing"], "has no attribute"),
-        (["--model", "autocompress.models.digits:IMAGE_SIZE"], "a model factory returns"),
+        (["--model", "autocompress.models.digits.network:nothing"], "has no attribute"),
+        (["--model", "autocompress.models.digits.network:IMAGE_SIZE"], "a model factory returns"),
         (["--preset", "digits", "--objectives", "latency,mae"], "'mae' is not measured"),
     ],
 )

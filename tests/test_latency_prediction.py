@@ -7,7 +7,8 @@ import pytest
 from optuna.trial import TrialState, create_trial
 
 from autocompress.errors import UserError
-from autocompress.study.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
+from autocompress.spaces.config import SpaceConfig
+from autocompress.study.config import DataConfig, LatencyConfig, StudyConfig
 from autocompress.study.context import build_context
 from autocompress.study.export import export_trial
 from autocompress.study.latency_prediction import LatencyFit

@@ -10,7 +10,7 @@ import pytest
 from test_search import _write_config, tiny_config
 
 from autocompress.cli import main
-from autocompress.study.config import SpaceConfig
+from autocompress.spaces.config import SpaceConfig
 from autocompress.study.lifecycle import load_existing_study
 
 STUDY = "quiet"

@@ -6,9 +6,9 @@ import pytest
 
 from autocompress.analysis.profile import profile_model
 from autocompress.cli import main
-from autocompress.evaluators.latency import TimingProtocol
-from autocompress.models.repnet import build_repnet
-from autocompress.models.repnet_adapter import RepNetAdapter
+from autocompress.models.repnet.adapter import RepNetAdapter
+from autocompress.models.repnet.network import build_repnet
+from autocompress.timing import TimingProtocol
 
 QUICK = TimingProtocol(warmup=1, runs=3)
 

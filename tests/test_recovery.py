@@ -11,12 +11,12 @@ import torch
 
 from autocompress.cli import main
 from autocompress.compression import FinetuneStep, Pipeline, PipelineError, PruneStep, apply
+from autocompress.compression.recovery import recover as recovery
+from autocompress.compression.recovery.teacher_outputs import TeacherOutputs
 from autocompress.data.synthetic import SynthStyle, generate_dataset
-from autocompress.models.repnet import PRESETS, RepNet
-from autocompress.models.repnet_recipe import CaseStudyRecipe
-from autocompress.models.weights import load_model
-from autocompress.training import recovery
-from autocompress.training.teacher_outputs import TeacherOutputs
+from autocompress.models.repnet.network import PRESETS, RepNet
+from autocompress.models.repnet.recipe import CaseStudyRecipe
+from autocompress.models.repnet.weights import load_model
 
 QUICK = {"batch_size": 2, "bn_batches": 2}
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from autocompress.backends.torchscript import script
-from autocompress.models.repnet import PRESETS, RepNet, build_repnet
+from autocompress.models.repnet.network import PRESETS, RepNet, build_repnet
 
 
 def _clip(model: RepNet, batch: int = 1) -> torch.Tensor:

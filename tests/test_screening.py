@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from autocompress.errors import UserError
-from autocompress.models.adapter import TaskReport
-from autocompress.models.quva_accuracy import evaluate_counts, mae_obo, video_errors
-from autocompress.models.repnet_adapter import CountingTask
+from autocompress.evaluators.task import TaskReport
+from autocompress.models.repnet.adapter import CountingTask
+from autocompress.models.repnet.quva_accuracy import evaluate_counts, mae_obo, video_errors
+from autocompress.spaces.config import SpaceConfig
 from autocompress.study import runner
-from autocompress.study.config import DataConfig, LatencyConfig, SpaceConfig, StudyConfig
+from autocompress.study.config import DataConfig, LatencyConfig, StudyConfig
 from autocompress.study.context import build_context
 from autocompress.study.export import export_trial
 from autocompress.study.pareto import feasible_front

@@ -23,12 +23,12 @@ from autocompress.cli import main
 from autocompress.compression import Pipeline
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
+from autocompress.spaces.config import SpaceConfig
 from autocompress.study import runner
 from autocompress.study.config import (
     DataConfig,
     LatencyConfig,
     RecoveryConfig,
-    SpaceConfig,
     StudyConfig,
 )
 from autocompress.study.context import build_context, compress

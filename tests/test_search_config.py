@@ -12,6 +12,7 @@ from autocompress.study.config import (
     builtin_study,
     builtin_study_names,
     load_study_config,
+    model_settings,
     resolve_study_config,
     study_config_from_dict,
     with_task_objectives,
@@ -76,7 +77,7 @@ def test_mistakes_name_the_key(tmp_path, text, message):
 def test_what_the_model_decides_is_checked_against_its_adapter(tmp_path, values, message):
     with pytest.raises(UserError, match=message):
         config = study_config_from_dict(values)
-        with_task_objectives(config, adapter_for(config, tmp_path).objectives)
+        with_task_objectives(config, adapter_for(model_settings(config, tmp_path)).objectives)
 
 
 def test_missing_file(tmp_path):

@@ -5,14 +5,14 @@ import optuna
 import pytest
 
 from autocompress.compression import PruneStep, TensorizeStep
-from autocompress.spaces.compact import tapered
+from autocompress.compression.prune.space import tapered
+from autocompress.spaces.config import SpaceConfig
 from autocompress.spaces.pipeline_space import (
     LayerCatalog,
     PipelinePoint,
     params_of,
     suggest_pipeline,
 )
-from autocompress.study.config import SpaceConfig
 
 
 def _replayed(point, model, space):

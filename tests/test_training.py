@@ -6,8 +6,8 @@ import torch
 
 from autocompress.cli import main
 from autocompress.errors import UserError
-from autocompress.models.weights import load_model
-from autocompress.training.trainer import TrainingConfig, train
+from autocompress.models.repnet.trainer import TrainingConfig, train
+from autocompress.models.repnet.weights import load_model
 
 QUICK = TrainingConfig(steps=3, batch_size=2, warmup_steps=1, threads=1, workers=0)
 

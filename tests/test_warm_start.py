@@ -7,14 +7,14 @@ import optuna
 import pytest
 
 from autocompress.compression import PruneStep, QuantizeStep, TensorizeStep
-from autocompress.models.repnet_adapter import RepNetAdapter
+from autocompress.models.repnet.adapter import RepNetAdapter
+from autocompress.spaces.config import SpaceConfig
 from autocompress.spaces.pipeline_space import (
     LayerCatalog,
     PipelinePoint,
     params_of,
     suggest_pipeline,
 )
-from autocompress.study.config import SpaceConfig
 from autocompress.study.warm_start import warm_start_points
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from autocompress.errors import UserError
-from autocompress.models.repnet import build_repnet
-from autocompress.models.weights import load_checkpoint, load_model, save_checkpoint
+from autocompress.models.repnet.network import build_repnet
+from autocompress.models.repnet.weights import load_checkpoint, load_model, save_checkpoint
 
 # Our name -> the port's name (materight/RepNet-pytorch: nn.Sequential wrappers, timm encoder).
 _TO_PORT = (

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from autocompress.evaluators.latency import Timing, TimingProtocol, measure
+from autocompress.timing import Timing, TimingProtocol, measure
 
 __all__ = ["ModelProfile", "PartProfile", "plot_profile", "profile_model"]
 

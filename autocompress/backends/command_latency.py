@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autocompress.errors import UserError
-from autocompress.evaluators.latency import Timing, TimingProtocol
+from autocompress.timing import Timing, TimingProtocol
 
 __all__ = ["DEFAULT_PATTERN", "UNITS", "CommandTimer", "LatencyCommandFailed"]
 

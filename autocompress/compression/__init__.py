@@ -2,6 +2,8 @@
 :func:`apply`; a :class:`Pipeline` is an ordered list of steps that round-trips through YAML.
 Each technique is one module registered in :mod:`autocompress.compression.registry`."""
 
+# The shipped techniques register themselves when imported (autocompress.compression.registry).
+from autocompress.compression import depth, finetune, prune, quantization, tensorize  # noqa: F401
 from autocompress.compression.layers import decomposable_layers, quantizable_layers
 from autocompress.compression.pipeline import Pipeline, StepInputs, apply, apply_pipeline
 from autocompress.compression.registry import Technique, register, technique_of, techniques

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import optuna
 import torch
@@ -33,6 +34,8 @@ __all__ = ["DepthStep", "DroppedBlock", "drop_blocks", "ranked_blocks"]
 @dataclass(frozen=True)
 class DepthStep:
     """Replace each residual block in ``blocks`` (module names) by the identity."""
+
+    kind: ClassVar[str] = "depth"
 
     blocks: list[str]
 
@@ -116,7 +119,6 @@ def _suggest(trial: optuna.Trial, catalog, space, state) -> DepthStep | None:
 
 register(
     Technique(
-        kind="depth",
         step_type=DepthStep,
         transform=drop_blocks,
         check=_check,

@@ -1,6 +1,7 @@
 """The names each technique may use at each point of a pipeline, followed as the steps would
 rename (factorise) or remove (drop) layers: how a pipeline is refused before any layer is
-touched, with the step and the name that would fail."""
+touched, with the step and the name that would fail. Each technique's ``check`` says how its
+step changes them, through the two operations here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from torch import nn
 from autocompress.compression.layers import decomposable_layers, quantizable_layers
 from autocompress.compression.steps import PipelineError
 from autocompress.compression.structure import prunable_groups, structure_of
-from autocompress.compression.tensorize import factor_names
 
 __all__ = ["Names"]
 
@@ -48,23 +48,20 @@ class Names:
                 f"pipeline; known: {shown}"
             )
 
-    def factorise(self, name: str, method: str) -> None:
-        """``name`` becomes its factors, each a layer of the original's type."""
+    def factorise(self, name: str, factors: list[str], decomposable: list[str]) -> None:
+        """``name`` becomes ``factors``, each a layer of the original's type, of which
+        ``decomposable`` may be factorised again."""
         module = self.modules.pop(name)
-        factors = factor_names(name, module, method)
         self.factorised[name] = factors
         self.decomposable.discard(name)
         self.quantizable.discard(name)
         if name in self.groups:  # per-layer groups (models other than RepNet) follow the layer
             self.groups.discard(name)
             self.groups.update(factors)
-        # CP's middle factors of a convolution are depthwise: not factorised again.
-        depthwise = factors[1:-1] if method == "cp" and not isinstance(module, nn.Linear) else []
         for factor in factors:
             self.modules[factor] = module
             self.quantizable.add(factor)
-            if factor not in depthwise:
-                self.decomposable.add(factor)
+        self.decomposable.update(decomposable)
 
     def drop(self, block: str) -> None:
         """``block`` and every name inside it are gone."""

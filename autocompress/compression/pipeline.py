@@ -21,20 +21,10 @@ import yaml
 from torch import nn
 
 from autocompress.compression.names import Names
-from autocompress.compression.registry import technique_of, techniques
+from autocompress.compression.registry import StepInputs, technique_of, techniques
 from autocompress.compression.steps import PipelineError, QuantizeStep, Step, StepReport
 
 __all__ = ["Pipeline", "StepInputs", "apply", "apply_pipeline"]
-
-
-@dataclass(frozen=True)
-class StepInputs:
-    """What a step may need besides the model: calibration clips (static int8) and the
-    uncompressed model (the teacher that recovery distils from)."""
-
-    calibration: torch.Tensor | None = None
-    teacher: nn.Module | None = None
-    device: str = "cpu"  # where training steps run (the model comes back on the CPU)
 
 
 def apply(

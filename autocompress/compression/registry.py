@@ -3,9 +3,15 @@
 front's summaries) reads this registry.
 
 A technique is one module that builds a :class:`Technique` and calls :func:`register`: its
-step dataclass and YAML key, the transform that applies a step, the letter a search order
-uses for it, how a step changes the names later steps may use, and its part of the search
-space. ``compression/depth.py`` is the smallest complete example.
+step dataclass (whose ``kind`` is its YAML key), the transform that applies a step, the letter
+a search order uses for it, how a step changes the names later steps may use, its part of the
+search space and how it writes a warm-start point as trial parameters.
+``compression/depth.py`` is the smallest complete example; ``compression/__init__.py`` imports
+the shipped techniques, so they are registered before any part of the package is used.
+
+The space parts receive the study's layer catalog (``autocompress.spaces.catalog``), its
+space bounds (``autocompress.spaces.config``) and the sampling state; they read them by
+attribute, since the spaces sit above this layer.
 """
 
 from __future__ import annotations
@@ -14,20 +20,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import nn
 
 from autocompress.compression.steps import PipelineError
+from autocompress.registry import Registry
 
 if TYPE_CHECKING:
     import optuna
 
     from autocompress.compression.names import Names
-    from autocompress.compression.pipeline import StepInputs
     from autocompress.compression.steps import StepReport
 
 __all__ = [
+    "StepInputs",
     "Technique",
-    "built_in_space",
     "register",
     "technique_lettered",
     "technique_named",
@@ -39,18 +46,20 @@ __all__ = [
 Transform = Callable[[nn.Module, Any, "StepInputs"], "StepReport"]
 # (trial, catalog, space, state) -> the step a trial samples, or None when it selects nothing.
 Suggest = Callable[["optuna.Trial", Any, Any, Any], Any]
+# (point, catalog, space) -> the trial parameters that make ``suggest`` sample the point's step.
+PointParams = Callable[[Any, Any, Any], dict]
 
 
 @dataclass(frozen=True)
 class Technique:
-    kind: str  # its key in a pipeline's YAML: {"prune": {...}}
-    step_type: type  # a frozen dataclass with a ``summary()`` for tables
+    step_type: type  # a frozen dataclass with a ``kind`` and a ``summary()`` for tables
     transform: Transform
     # Refuses names the step cannot use at its point of a pipeline and records how the step
     # changes them (autocompress.compression.names); None: it names no layer.
     check: Callable[[Names, int, Any], None] | None = None
     letter: str | None = None  # in a search order ("P"); None: never sampled (finetune)
     suggest: Suggest | None = None  # its part of the search space
+    point_params: PointParams | None = None  # a warm-start point in its space's parameters
     # Why nothing may follow it; None: anything may.
     last: str | None = None
     # What the model offers it, computed once per study from the model and calibration
@@ -58,27 +67,39 @@ class Technique:
     offers: Callable[[nn.Module, Any], tuple[str, ...]] | None = None
     recoverable: bool = False  # a finetune after it can win back accuracy it cost
 
+    @property
+    def kind(self) -> str:
+        """Its key in a pipeline's YAML: ``{"prune": {...}}``."""
+        return self.step_type.kind
 
-_TECHNIQUES: dict[str, Technique] = {}
+
+@dataclass(frozen=True)
+class StepInputs:
+    """What a step may need besides the model: calibration clips (static int8) and the
+    uncompressed model (the teacher that recovery distils from)."""
+
+    calibration: torch.Tensor | None = None
+    teacher: nn.Module | None = None
+    device: str = "cpu"  # where training steps run (the model comes back on the CPU)
+
+
+_TECHNIQUES: Registry[Technique] = Registry("technique")
 
 
 def register(technique: Technique) -> Technique:
     """Add ``technique`` (or replace the one of the same kind: how a backend plugs in)."""
     if technique.letter is not None:
-        taken = next((t for t in _TECHNIQUES.values() if t.letter == technique.letter), None)
+        taken = technique_lettered(technique.letter)
         if taken is not None and taken.kind != technique.kind:
             raise ValueError(f"letter {technique.letter!r} is {taken.kind!r}'s")
-    _TECHNIQUES[technique.kind] = technique
-    return technique
+    return _TECHNIQUES.register(technique.kind, technique)
 
 
 def techniques() -> tuple[Technique, ...]:
-    _load_builtin()
-    return tuple(_TECHNIQUES.values())
+    return _TECHNIQUES.values()
 
 
 def technique_named(kind: str) -> Technique | None:
-    _load_builtin()
     return _TECHNIQUES.get(kind)
 
 
@@ -87,26 +108,7 @@ def technique_lettered(letter: str) -> Technique | None:
 
 
 def technique_of(step: object) -> Technique:
-    _load_builtin()
-    for technique in _TECHNIQUES.values():
-        if isinstance(step, technique.step_type):
-            return technique
-    raise PipelineError(f"{type(step).__name__} is not a step of any registered technique")
-
-
-def built_in_space(function_name: str) -> Suggest:
-    """A built-in technique's space part, ``autocompress.spaces.steps.<function_name>``, read
-    when first called: the spaces import the techniques, so a technique module cannot import
-    them when it loads."""
-
-    def suggest(trial, catalog, space, state):
-        from autocompress.spaces import steps
-
-        return getattr(steps, function_name)(trial, catalog, space, state)
-
-    return suggest
-
-
-def _load_builtin() -> None:
-    """The shipped techniques register when their modules are imported."""
-    from autocompress.compression import depth, finetune, prune, quantization, tensorize  # noqa: F401
+    technique = _TECHNIQUES.get(getattr(step, "kind", ""))
+    if technique is None or not isinstance(step, technique.step_type):
+        raise PipelineError(f"{type(step).__name__} is not a step of any registered technique")
+    return technique

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from torch import nn
 
@@ -31,9 +32,6 @@ __all__ = [
 IMPORTANCES = ("magnitude", "bn_scale", "taylor")
 TENSOR_METHODS = ("tucker", "cp")
 QUANTIZE_MODES = ("static", "dynamic")
-# torch.ao's FX graph mode (TorchScript int8 kernels) or PT2E (torch.export graphs: .pt2,
-# AOTInductor); autocompress.compression.quantization has one module per backend.
-QUANTIZE_BACKENDS = ("fx", "pt2e")
 
 
 class PipelineError(UserError):
@@ -47,6 +45,8 @@ Rank = int | float | str
 class PruneStep:
     """Structured channel pruning: ``ratios`` maps a group of :func:`prunable_groups` to the
     fraction of its output channels to remove. ``round_to`` keeps widths a multiple of it."""
+
+    kind: ClassVar[str] = "prune"
 
     ratios: dict[str, float]
     importance: str = "magnitude"
@@ -84,6 +84,8 @@ class TensorizeStep:
     """Low-rank factorisation: ``ranks`` maps a layer of :func:`decomposable_layers` to an integer
     rank, a fraction of its channels, or ``"vbmf"``. Convolutions use ``method``; Linear is SVD."""
 
+    kind: ClassVar[str] = "tensorize"
+
     ranks: dict[str, Rank]
     method: str = "tucker"
 
@@ -115,7 +117,10 @@ class TensorizeStep:
 class QuantizeStep:
     """Post-training int8: ``static`` quantizes the named Conv/Linear layers with observers
     calibrated on data; ``dynamic`` quantizes Linear weights and activations on the fly.
-    ``backend`` decides the graph (and so the artifact formats) the int8 model lives in."""
+    ``backend`` decides the graph (and so the artifact formats) the int8 model lives in: one of
+    autocompress.compression.quantization's registered backends (fx, pt2e)."""
+
+    kind: ClassVar[str] = "quantize"
 
     layers: list[str]
     mode: str = "static"
@@ -130,11 +135,6 @@ class QuantizeStep:
             )
         if len(set(self.layers)) != len(self.layers):
             raise PipelineError("quantize step names a layer twice")
-        if self.backend not in QUANTIZE_BACKENDS:
-            raise PipelineError(
-                f"unknown quantize backend {self.backend!r}; choose one of "
-                f"{', '.join(QUANTIZE_BACKENDS)}"
-            )
 
     def summary(self) -> str:
         return f"int8 {len(self.layers)} layers"
@@ -148,6 +148,8 @@ class FinetuneStep:
     ``data`` is ``synthetic`` (the generator's clips, which also carry labels, mixed in with
     ``label_weight``) or a folder of the user's videos (64-frame chunks at the counting
     strides, no annotations needed)."""
+
+    kind: ClassVar[str] = "finetune"
 
     steps: int = 300
     learning_rate: float = 3e-4
@@ -264,9 +266,7 @@ class StepReport:
 
     @property
     def technique(self) -> str:
-        from autocompress.compression.registry import technique_of  # it imports this module
-
-        return technique_of(self.step).kind
+        return self.step.kind
 
     def __str__(self) -> str:
         lines = [

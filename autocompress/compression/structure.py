@@ -20,7 +20,7 @@ from torch import nn
 from autocompress.compression.layers import per_layer_groups
 
 if TYPE_CHECKING:
-    from autocompress.training.distillation import Distillation
+    from autocompress.compression.recovery.distillation import Distillation
 
 __all__ = ["ModelStructure", "prunable_groups", "register_structure", "structure_of"]
 

@@ -25,9 +25,9 @@ import torch
 from autocompress.backends import ArtifactFormat
 from autocompress.backends.command_latency import CommandTimer
 from autocompress.evaluators.exclusive import MachineLock
-from autocompress.evaluators.latency import Timing, TimingProtocol, measure
 from autocompress.evaluators.size import MIB
-from autocompress.models.adapter import Task, TaskReport
+from autocompress.evaluators.task import Task, TaskReport
+from autocompress.timing import Timing, TimingProtocol, measure
 
 __all__ = ["CostEvaluator", "Metrics", "WorthFinishing"]
 

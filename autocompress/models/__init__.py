@@ -1,20 +1,25 @@
 """The models autocompress ships, as adapters, and the contract any model's adapter keeps.
 
-Importing this package registers the shipped models' compression structure (prune groups,
-custom pruners, distillation), so a RepNet is pruned by its stages wherever it comes from.
+Importing this package registers the shipped model families (their presets, and their
+compression structure: prune groups, custom pruners, distillation), so a RepNet is pruned by its
+stages wherever it comes from.
 """
 
 from autocompress._exports import lazy_exports
-from autocompress.models import repnet_structure  # noqa: F401  registers RepNet's structure
+
+# The shipped model families register their presets and compression structure on import.
+from autocompress.models.digits import adapter as _digits  # noqa: F401
+from autocompress.models.repnet import adapter as _repnet  # noqa: F401
+from autocompress.models.repnet import structure as _repnet_structure  # noqa: F401
 
 _HOMES = {
-    "FunctionTask": "autocompress.models.adapter",
+    "FunctionTask": "autocompress.evaluators.task",
     "ModelAdapter": "autocompress.models.adapter",
     "ModuleAdapter": "autocompress.models.adapter",
-    "Task": "autocompress.models.adapter",
-    "TaskReport": "autocompress.models.adapter",
+    "Task": "autocompress.evaluators.task",
+    "TaskReport": "autocompress.evaluators.task",
     "adapter_for": "autocompress.models.registry",
-    "evaluate_task": "autocompress.models.adapter",
+    "evaluate_task": "autocompress.evaluators.task",
 }
 
 __all__ = sorted(_HOMES)

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from autocompress.errors import UserError
-from autocompress.models.adapter import FunctionTask, ModelAdapter, ModuleAdapter, Task
+from autocompress.evaluators.task import FunctionTask, Task
+from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 
 __all__ = ["import_object", "imported_adapter"]
 

@@ -1,70 +1,54 @@
-"""Adapters by name: what a study's ``preset`` key (the CLI's ``--preset``) builds."""
+"""Model families by name: what a study's ``preset`` key (the CLI's ``--preset``) builds.
+
+A family is one module that registers a factory for each of its preset names in
+:data:`FAMILIES` (RepNet's: ``models/repnet/adapter.py``; the digits net's:
+``models/digits/adapter.py``); this package's ``__init__`` imports the shipped ones.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from autocompress.errors import UserError
 from autocompress.models.adapter import ModelAdapter, ModuleAdapter
+from autocompress.registry import Registry
 
-if TYPE_CHECKING:
-    from autocompress.study.config import StudyConfig
-
-__all__ = ["adapter_for", "adapter_names"]
-
-AdapterFactory = Callable[["StudyConfig", Path], ModelAdapter]
+__all__ = ["FAMILIES", "ModelSettings", "adapter_for"]
 
 
-def _repnet(config: StudyConfig, run_dir: Path) -> ModelAdapter:
-    from autocompress.models.repnet_adapter import RepNetAdapter
+@dataclass(frozen=True)
+class ModelSettings:
+    """What a study says about its model, in this layer's terms (the study builds it)."""
 
-    data = config.data
-    return RepNetAdapter(
-        preset=config.preset,
-        weights=config.weights,
-        run_dir=run_dir,
-        videos=data.path,
-        synthetic_videos=data.synthetic_videos,
-        synthetic_seed=data.synthetic_seed,
-        subset=data.subset,
-        counting=config.counting,
-        device=config.accuracy_device,
-    )
-
-
-def _digits(config: StudyConfig, run_dir: Path) -> ModelAdapter:
-    from autocompress.models.digits_adapter import DigitsAdapter
-
-    return DigitsAdapter(weights=config.weights, subset=config.data.subset)
+    preset: str
+    run_dir: Path
+    weights: str | None = None
+    task: str | None = None  # "package.module:object" for a model imported by path
+    data_path: str | None = None  # the study's evaluation data; None: generated
+    synthetic_items: int | None = None
+    synthetic_seed: int = 0
+    subset: int | None = None
+    counting: str = "default"
+    device: str = "cpu"  # where the task evaluates
 
 
-def _factories() -> dict[str, AdapterFactory]:
-    from autocompress.models.repnet import PRESETS
-
-    return {**dict.fromkeys(PRESETS, _repnet), "digits": _digits}
+FAMILIES: Registry[Callable[[ModelSettings], ModelAdapter]] = Registry("preset")
 
 
-def adapter_names() -> list[str]:
-    return list(_factories())
-
-
-def adapter_for(config: StudyConfig, run_dir: Path) -> ModelAdapter:
-    """The adapter of ``config.preset``, set up as the study says: a shipped model, or one
+def adapter_for(settings: ModelSettings) -> ModelAdapter:
+    """The adapter of ``settings.preset``, set up as the study says: a shipped model, or one
     imported from ``package.module:factory``."""
-    if ":" in config.preset:
+    if ":" in settings.preset:
         from autocompress.models.imported import imported_adapter
 
-        return imported_adapter(config.preset, config.task)
-    if config.task is not None:
-        raise UserError(f"task: preset {config.preset!r} brings its own task; leave task out")
-    factories = _factories()
-    if config.preset == ModuleAdapter.name:
+        return imported_adapter(settings.preset, settings.task)
+    if settings.task is not None:
+        raise UserError(f"task: preset {settings.preset!r} brings its own task; leave task out")
+    if settings.preset == ModuleAdapter.name:
         raise UserError(
-            f"study {config.name!r} searched a model given from Python "
-            "(autocompress.search): rebuild or export it there, with autocompress.export"
+            "this study searched a model given from Python (autocompress.search): rebuild or "
+            "export it there, with autocompress.export"
         )
-    if config.preset not in factories:
-        raise UserError(f"unknown preset {config.preset!r}; choose one of: {', '.join(factories)}")
-    return factories[config.preset](config, run_dir)
+    return FAMILIES[settings.preset](settings)

@@ -15,11 +15,9 @@ from autocompress.compression import (
 )
 from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.tensorize import factor_names
-from autocompress.study.config import SpaceConfig
+from autocompress.spaces.config import SpaceConfig
 
-__all__ = ["FRACTION", "SKIP", "VBMF", "LayerCatalog", "PipelinePoint"]
-
-SKIP, FRACTION, VBMF = "skip", "fraction", "vbmf"
+__all__ = ["LayerCatalog", "PipelinePoint"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,8 @@ class LayerCatalog:
 class PipelinePoint:
     """A pipeline written in the space's terms, to enqueue as a trial (``params_of``): ratios
     per prune group (absent: the lower bound), ranks per decomposable layer (a fraction or
-    ``vbmf``; absent: skipped) and the SQNR threshold of quantization."""
+    ``vbmf``; absent: skipped) and the SQNR threshold of quantization. Each technique of the
+    order writes its part as trial parameters (``Technique.point_params``)."""
 
     order: str
     prune: dict[str, float] | None = None

@@ -1,24 +1,46 @@
 """The search space, define-by-run: an Optuna trial in, a compression :class:`Pipeline` out.
 
 A trial first picks which techniques to use and in which order (``order``, e.g. ``"PTQ"``:
-one letter per registered technique), then only the parameters of the chosen steps, in the
-space's layout (``compact``: a few intensities with per-layer choices one step away;
-``per_layer``: every group and layer its own dimension): pruning ratios, decomposition method
-and ranks, the quantized layers (those whose SQNR clears a sampled threshold, or a yes/no per
-layer), how many residual blocks to drop.
+one letter per registered technique), then only the parameters of the chosen steps: each
+technique's space part (autocompress.compression.registry) samples its step in the study's
+layout (``compact``: a few intensities with per-layer choices one step away; ``per_layer``:
+every group and layer its own dimension).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import optuna
 
 from autocompress.compression import Pipeline
-from autocompress.compression.registry import technique_lettered
+from autocompress.compression.registry import Technique, technique_lettered
 from autocompress.spaces.catalog import LayerCatalog, PipelinePoint
-from autocompress.spaces.steps import LAYOUTS, SpaceState
-from autocompress.study.config import SpaceConfig
+from autocompress.spaces.config import SpaceConfig
 
-__all__ = ["LAYOUTS", "LayerCatalog", "PipelinePoint", "params_of", "suggest_pipeline"]
+__all__ = ["LayerCatalog", "PipelinePoint", "SpaceState", "params_of", "suggest_pipeline"]
+
+
+@dataclass
+class SpaceState:
+    """Names as the steps sampled so far leave them: factorised layers under their factors'
+    names, dropped blocks and everything in them gone."""
+
+    factored: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+
+    def drop(self, blocks: list[str]) -> None:
+        self.dropped.extend(blocks)
+
+    def present(self, name: str) -> bool:
+        return not any(name == block or name.startswith(block + ".") for block in self.dropped)
+
+
+def _sampling(order: str, letter: str) -> Technique:
+    technique = technique_lettered(letter)
+    if technique is None or technique.suggest is None:
+        raise ValueError(f"order {order!r}: no technique samples letter {letter!r}")
+    return technique
 
 
 def suggest_pipeline(trial: optuna.Trial, catalog: LayerCatalog, space: SpaceConfig) -> Pipeline:
@@ -28,10 +50,7 @@ def suggest_pipeline(trial: optuna.Trial, catalog: LayerCatalog, space: SpaceCon
     state = SpaceState()
     steps = []
     for letter in order:
-        technique = technique_lettered(letter)
-        if technique is None or technique.suggest is None:
-            raise ValueError(f"order {order!r}: no technique samples letter {letter!r}")
-        step = technique.suggest(trial, catalog, space, state)
+        step = _sampling(order, letter).suggest(trial, catalog, space, state)
         if step is not None:
             steps.append(step)
     return Pipeline(steps=steps)
@@ -39,27 +58,16 @@ def suggest_pipeline(trial: optuna.Trial, catalog: LayerCatalog, space: SpaceCon
 
 def params_of(point: PipelinePoint, catalog: LayerCatalog, space: SpaceConfig) -> dict | None:
     """The trial parameters :func:`suggest_pipeline` turns into ``point``'s pipeline, clipped
-    to the space's bounds; None when the space cannot express it (an order or method it
-    leaves out, a technique a point does not describe)."""
-    if (
-        set(point.order) - set("PTQ")
-        or point.order not in space.orders
-        or ("T" in point.order and point.method not in space.tensorize_methods)
-    ):
+    to the space's bounds; None when the space cannot express it (an order it leaves out, a
+    technique that writes no points, a setting its space part refuses)."""
+    if point.order not in space.orders:
         return None
-    layout = LAYOUTS[space.layout]
     params: dict[str, object] = {"order": point.order}
-    if "P" in point.order:
-        params.update(layout.prune_params(point.prune or {}, catalog, space))
-    if "T" in point.order:
-        params["tensorize.method"] = point.method
-        params.update(layout.rank_params(point.ranks or {}, catalog, space))
-    if "Q" in point.order:
-        if space.quantize_by == "sqnr":
-            low, high = space.sqnr_threshold_db
-            params["quantize.sqnr_threshold_db"] = min(max(point.sqnr_threshold_db, low), high)
-        else:
-            for layer in catalog.quantizable:
-                chosen = catalog.sqnr_db.get(layer, 0.0) >= point.sqnr_threshold_db
-                params[f"quantize.{layer}"] = chosen
+    for letter in point.order:
+        technique = technique_lettered(letter)
+        writes = technique.point_params if technique is not None else None
+        part = writes(point, catalog, space) if writes is not None else None
+        if part is None:
+            return None
+        params.update(part)
     return params

@@ -19,18 +19,21 @@ import yaml
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
-from autocompress.compression.steps import QUANTIZE_BACKENDS, FinetuneStep
+from autocompress.compression.quantization import QUANTIZATION_BACKENDS
+from autocompress.compression.steps import FinetuneStep
 from autocompress.errors import UserError
+from autocompress.models.registry import ModelSettings
+from autocompress.spaces.config import SpaceConfig
 
 __all__ = [
     "MEASURED_OBJECTIVES",
     "DataConfig",
     "LatencyConfig",
-    "SpaceConfig",
     "StudyConfig",
     "builtin_study",
     "builtin_study_names",
     "load_study_config",
+    "model_settings",
     "resolve_study_config",
     "study_config_from_dict",
     "with_task_objectives",
@@ -38,9 +41,6 @@ __all__ = [
 
 # Measured on every trial's artifact; the model's task adds its errors (MAE and OBO for RepNet).
 MEASURED_OBJECTIVES = ("latency", "size")
-LAYOUTS = ("compact", "per_layer")  # autocompress.spaces
-# Prune, tensorize, quantize in every order that ends with int8; "" re-measures the baseline.
-DEFAULT_ORDERS = ("P", "T", "Q", "PT", "TP", "PQ", "TQ", "PTQ", "TPQ")
 # Shipped as package data, so an installed wheel finds them from any directory.
 BUILTIN_STUDIES_DIR = Path(__file__).resolve().parents[1] / "studies"
 USER_STUDIES_DIR = Path("studies")  # relative: the current directory's
@@ -115,63 +115,6 @@ class RecoveryConfig:
             raise UserError(f"recovery: {error}") from error
 
 
-def _check_order(order: str) -> None:
-    """An order is letters of searchable techniques, each once, a final one (int8) last."""
-    from autocompress.compression.registry import techniques  # the techniques register on use
-
-    by_letter = {t.letter: t for t in techniques() if t.letter and t.suggest}
-    letters = ", ".join(f"{letter} ({t.kind})" for letter, t in sorted(by_letter.items()))
-    unknown = sorted(set(order) - set(by_letter))
-    if unknown or len(set(order)) != len(order):
-        problem = f"unknown letter {unknown[0]!r}" if unknown else "a letter twice"
-        raise UserError(f"space.orders: {order!r} has {problem}; letters: {letters}")
-    final = next((letter for letter in order[:-1] if by_letter[letter].last), None)
-    if final is not None:
-        kind = by_letter[final].kind
-        raise UserError(f"space.orders: {order!r} puts {kind} ({final}) before other steps")
-
-
-@dataclass(frozen=True)
-class SpaceConfig:
-    """Bounds of the search space; a study file narrows or widens them."""
-
-    # Letters of registered techniques (autocompress.compression.registry: P prune, T
-    # tensorize, Q quantize, D drop residual blocks). The empty order is allowed (it
-    # re-measures the baseline) but not the default: every study already times and scores the
-    # uncompressed model as its first trial.
-    orders: tuple[str, ...] = DEFAULT_ORDERS
-    layout: str = "compact"  # or "per_layer" (autocompress.spaces)
-    prune_groups: tuple[str, ...] | None = None  # None: every prunable group of the model
-    prune_ratio: tuple[float, float] = (0.0, 0.7)
-    prune_round_to: int | None = None
-    tensorize_layers: tuple[str, ...] | None = None  # None: every decomposable layer
-    tensorize_methods: tuple[str, ...] = ("tucker", "cp")
-    rank_fraction: tuple[float, float] = (0.05, 0.7)
-    allow_vbmf: bool = True
-    quantize_by: str = "sqnr"  # "sqnr": threshold over the SQNR ranking; "layer": per layer
-    sqnr_threshold_db: tuple[float, float] = (5.0, 40.0)
-
-    def __post_init__(self) -> None:
-        if not self.orders:
-            raise UserError("space.orders: empty; give at least one order")
-        for order in self.orders:
-            _check_order(order)
-        for name in ("prune_ratio", "rank_fraction", "sqnr_threshold_db"):
-            low, high = getattr(self, name)
-            if low > high:
-                raise UserError(f"space.{name}: lower bound {low} is above upper bound {high}")
-        if not (self.prune_ratio[0] >= 0 and self.prune_ratio[1] < 1):
-            raise UserError(f"space.prune_ratio must lie in [0, 1), got {self.prune_ratio}")
-        if not (self.rank_fraction[0] > 0 and self.rank_fraction[1] <= 1):
-            raise UserError(f"space.rank_fraction must lie in (0, 1], got {self.rank_fraction}")
-        if self.layout not in LAYOUTS:
-            raise UserError(f"space.layout: {self.layout!r}; choose from {', '.join(LAYOUTS)}")
-        if self.quantize_by not in ("sqnr", "layer"):
-            raise UserError(
-                f"space.quantize_by must be 'sqnr' or 'layer', got {self.quantize_by!r}"
-            )
-
-
 @dataclass(frozen=True)
 class StudyConfig:
     name: str = "default"
@@ -188,7 +131,7 @@ class StudyConfig:
     seed: int | None = 0
     trials: int = 200
     # RepNet's counting procedure: "default" (the alias guard and sub-class periods) or
-    # "official" (the demo's; autocompress.models.counting). It changes every MAE and OBO.
+    # "official" (the demo's; autocompress.models.repnet.counting). It changes every MAE and OBO.
     counting: str = "default"
     # How the model ships, and so how latency and size are measured (autocompress.backends).
     artifact: str = "torchscript"
@@ -227,9 +170,10 @@ class StudyConfig:
             )
         if not re.fullmatch(r"cpu|cuda(:\d+)?", self.accuracy_device):
             raise UserError(f"accuracy_device: {self.accuracy_device!r}; use cpu, cuda or cuda:N")
-        if self.quantization is not None and self.quantization not in QUANTIZE_BACKENDS:
+        if self.quantization is not None and self.quantization not in QUANTIZATION_BACKENDS:
             raise UserError(
-                f"quantization: {self.quantization!r}; choose from {', '.join(QUANTIZE_BACKENDS)}"
+                f"quantization: {self.quantization!r}; "
+                f"choose from {', '.join(QUANTIZATION_BACKENDS)}"
             )
         if self.artifact != "torchscript" and self.quantization == "fx":
             raise UserError(
@@ -374,3 +318,19 @@ def with_task_objectives(config: StudyConfig, task_objectives: tuple[str, ...]) 
             f"choose from {', '.join(available)}"
         )
     return config
+
+
+def model_settings(config: StudyConfig, run_dir: Path) -> ModelSettings:
+    """What the models layer is told about the study's model (autocompress.models.registry)."""
+    return ModelSettings(
+        preset=config.preset,
+        run_dir=Path(run_dir),
+        weights=config.weights,
+        task=config.task,
+        data_path=config.data.path,
+        synthetic_items=config.data.synthetic_videos,
+        synthetic_seed=config.data.synthetic_seed,
+        subset=config.data.subset,
+        counting=config.counting,
+        device=config.accuracy_device,
+    )

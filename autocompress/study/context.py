@@ -19,11 +19,17 @@ from autocompress.compression import Pipeline, StepReport, apply_pipeline
 from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
-from autocompress.evaluators.latency import TimingProtocol
-from autocompress.models.adapter import ModelAdapter, evaluate_task
+from autocompress.evaluators.task import evaluate_task
+from autocompress.models.adapter import ModelAdapter
 from autocompress.models.registry import adapter_for
 from autocompress.spaces.pipeline_space import LayerCatalog
-from autocompress.study.config import MEASURED_OBJECTIVES, StudyConfig, with_task_objectives
+from autocompress.study.config import (
+    MEASURED_OBJECTIVES,
+    StudyConfig,
+    model_settings,
+    with_task_objectives,
+)
+from autocompress.timing import TimingProtocol
 
 __all__ = ["SearchContext", "build_context", "compress"]
 
@@ -110,7 +116,7 @@ def build_context(
     """The context of ``config``'s model: its ``adapter`` if given (a Python API search),
     else the one its ``preset`` names."""
     _check_device(config.accuracy_device)
-    adapter = adapter or adapter_for(config, run_dir)
+    adapter = adapter or adapter_for(model_settings(config, run_dir))
     config = with_task_objectives(config, adapter.objectives)
     model, source = adapter.load()
     calibration = adapter.calibration(config.data.calibration_clips)

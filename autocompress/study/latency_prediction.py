@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
-from autocompress.evaluators.latency import torch_threads
 from autocompress.study.record import TrialRecord
+from autocompress.timing import torch_threads
 
 __all__ = ["LatencyFit", "eager_ms"]
 

@@ -25,7 +25,7 @@ from autocompress.errors import UserError
 from autocompress.models.adapter import ModelAdapter
 from autocompress.models.registry import adapter_for
 from autocompress.spaces.pipeline_space import suggest_pipeline
-from autocompress.study.config import StudyConfig, with_task_objectives
+from autocompress.study.config import StudyConfig, model_settings, with_task_objectives
 from autocompress.study.context import SearchContext, build_context, compress
 from autocompress.study.latency_prediction import LatencyFit, eager_ms
 from autocompress.study.lifecycle import (
@@ -241,7 +241,7 @@ def run_search(
     trials live in the storage, and the interrupted one is queued again, so nothing is lost.
     """
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    adapter = adapter or adapter_for(config, run_dir)
+    adapter = adapter or adapter_for(model_settings(config, run_dir))
     config = with_task_objectives(config, adapter.objectives)
     study, created = open_study(config, storage_url, run_dir, heartbeat)
     recovered = tuple(recover_interrupted_trials(study))

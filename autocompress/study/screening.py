@@ -20,7 +20,7 @@ import numpy as np
 import optuna
 
 from autocompress.evaluators.cost import WorthFinishing
-from autocompress.models.adapter import TaskReport
+from autocompress.evaluators.task import TaskReport
 from autocompress.study.config import MEASURED_OBJECTIVES
 from autocompress.study.pareto import feasible_front
 

@@ -12,8 +12,8 @@ import optuna
 from torch import nn
 
 from autocompress.compression import Pipeline, PruneStep, TensorizeStep
+from autocompress.spaces.config import SpaceConfig
 from autocompress.spaces.pipeline_space import LayerCatalog, PipelinePoint, params_of
-from autocompress.study.config import SpaceConfig
 from autocompress.study.record import enqueue
 
 __all__ = ["queue_warm_start", "warm_start_points"]

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
 
 from autocompress.compression.layers import quantizable_layers
+from autocompress.compression.names import Names
+from autocompress.compression.quantization import space
 from autocompress.compression.quantization.fx import FxBackend
 from autocompress.compression.quantization.pt2e import Pt2eBackend
-from autocompress.compression.registry import Technique, built_in_space, register
+from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, QuantizedLayer, QuantizeStep, StepReport
-
-if TYPE_CHECKING:
-    from autocompress.compression.names import Names
+from autocompress.registry import Registry
 
 __all__ = ["QUANTIZATION_BACKENDS", "QuantizationBackend", "quantization_backend", "quantize"]
 
@@ -60,9 +60,9 @@ class QuantizationBackend(Protocol):
         ...
 
 
-QUANTIZATION_BACKENDS: dict[str, QuantizationBackend] = {
-    backend.name: backend for backend in (FxBackend(), Pt2eBackend())
-}
+QUANTIZATION_BACKENDS: Registry[QuantizationBackend] = Registry("quantize backend")
+for _backend in (FxBackend(), Pt2eBackend()):
+    QUANTIZATION_BACKENDS.register(_backend.name, _backend)
 
 
 def quantization_backend(name: str) -> QuantizationBackend:
@@ -113,7 +113,7 @@ def check_quantize_layers(step: QuantizeStep, modules: dict[str, nn.Module]) -> 
             f"cannot quantize {', '.join(unknown)}: not a quantizable layer of this model "
             "(see quantizable_layers)"
         )
-    backend = quantization_backend(step.backend)
+    backend = quantization_backend(step.backend)  # an unknown backend is refused here
     refused = [name for name in step.layers if not backend.can_quantize(modules[name])]
     if refused:
         kinds = sorted({type(modules[name]).__name__ for name in refused})
@@ -139,12 +139,12 @@ def _check(names: Names, index: int, step: QuantizeStep) -> None:
 
 register(
     Technique(
-        kind="quantize",
         step_type=QuantizeStep,
         transform=lambda model, step, inputs: quantize(model, step, inputs.calibration),
         check=_check,
         letter="Q",
-        suggest=built_in_space("suggest_quantize"),
+        suggest=space.suggest,
+        point_params=space.point_params,
         last="quantized layers hold int8 weights that cannot be pruned, factorised, fine-tuned "
         "or quantized again",
     )

@@ -2,7 +2,7 @@
 
 A family registers its :class:`Distillation` with its compression structure
 (autocompress.compression.structure); RepNet's is
-:class:`autocompress.training.repnet_distillation.RepNetDistillation`. A model without one is
+:class:`autocompress.models.repnet.distillation.RepNetDistillation`. A model without one is
 distilled by :class:`OutputDistillation` on the study's calibration inputs: its outputs
 matched to the teacher's (KL divergence of class distributions for a classifier, mean squared
 error otherwise).

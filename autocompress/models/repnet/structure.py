@@ -9,8 +9,8 @@ from torch import nn
 
 from autocompress.compression.layers import output_layer
 from autocompress.compression.structure import ModelStructure, register_structure
-from autocompress.models.repnet import PreActBottleneck, RepNet, TemporalSelfSimilarity
-from autocompress.training.repnet_distillation import RepNetDistillation
+from autocompress.models.repnet.distillation import RepNetDistillation
+from autocompress.models.repnet.network import PreActBottleneck, RepNet, TemporalSelfSimilarity
 
 __all__ = ["REPNET_STRUCTURE", "repnet_groups", "repnet_removable_blocks"]
 

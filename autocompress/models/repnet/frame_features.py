@@ -1,7 +1,8 @@
 """A RepNet, eager or traced, as its per-frame encoder and the rest of the model.
 
 RepNet's encoder sees each frame alone, so counting encodes every frame of a video once and
-shares its features between all the chunks that hold it (:mod:`autocompress.models.counting`).
+shares its features between all the chunks that hold it
+(:mod:`autocompress.models.repnet.counting`).
 An eager :class:`RepNet` offers both halves as methods. An int8 model is an FX graph with the
 encoder inlined; it is cut at the node where ``RepNet.forward`` regroups the frames' features
 into clips (``features.unflatten(0, (batch, frames))``), found by the pattern that forward
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import fx, nn
 
-from autocompress.models.repnet import RepNet
+from autocompress.models.repnet.network import RepNet
 
 __all__ = ["FrameSplit", "frame_split"]
 

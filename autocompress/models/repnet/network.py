@@ -298,7 +298,7 @@ class RepNet(nn.Module):
     def from_frame_features(self, features: torch.Tensor) -> RepNetOutput:
         """The outputs from the encoder's features of every frame, N x T x C x h x w. The
         encoder sees each frame alone, so a video's frames can be encoded once and shared by
-        every chunk that holds them (autocompress.models.counting)."""
+        every chunk that holds them (autocompress.models.repnet.counting)."""
         features = features.transpose(1, 2)
         embeddings = self.temporal_conv(features).transpose(1, 2)  # N x T x E
         tsm_features = self.tsm_conv(self.tsm(embeddings))

@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from autocompress.compression.recovery.loop import optimize
 from autocompress.errors import UserError
-from autocompress.models.repnet import PRESETS, RepNet
-from autocompress.models.weights import load_model, save_checkpoint
-from autocompress.training.clips import Batch, CurriculumConfig, training_batches
-from autocompress.training.loop import optimize
+from autocompress.models.repnet.clips import Batch, CurriculumConfig, training_batches
+from autocompress.models.repnet.network import PRESETS, RepNet
+from autocompress.models.repnet.weights import load_model, save_checkpoint
 
 __all__ = ["StepStats", "TrainingConfig", "clip_loss", "label_loss", "train"]
 

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from autocompress.compression import factorize
 from autocompress.compression.layers import decomposable_layers, replace_module
-from autocompress.compression.registry import Technique, built_in_space, register
 from autocompress.compression.steps import (
     PipelineError,
     Rank,
@@ -31,9 +28,7 @@ from autocompress.compression.steps import (
     TensorizedLayer,
     TensorizeStep,
 )
-
-if TYPE_CHECKING:
-    from autocompress.compression.names import Names
+from autocompress.compression.tensorize import factorize
 
 __all__ = ["factor_names", "tensorize"]
 
@@ -199,22 +194,3 @@ def tensorize(
         tuple(notes),
         model=model,
     )
-
-
-def _check(names: Names, index: int, step: TensorizeStep) -> None:
-    names.known(index, step.ranks, names.decomposable, "decomposable layer")
-    for name in step.ranks:
-        names.factorise(name, step.method)
-
-
-register(
-    Technique(
-        kind="tensorize",
-        step_type=TensorizeStep,
-        transform=lambda model, step, inputs: tensorize(model, step, inputs.calibration),
-        check=_check,
-        letter="T",
-        suggest=built_in_space("suggest_tensorize"),
-        recoverable=True,
-    )
-)

@@ -22,9 +22,9 @@ from torch import nn
 from autocompress.compression.steps import FinetuneStep, PipelineError
 from autocompress.data.cache import VideoCache
 from autocompress.data.decode import UnreadableVideo, decode_video, to_model_input
-from autocompress.models.counting import CountingConfig, chunk_indices
-from autocompress.training.clips import Batch, CurriculumConfig, training_batches
-from autocompress.training.trainer import label_loss
+from autocompress.models.repnet.clips import Batch, CurriculumConfig, training_batches
+from autocompress.models.repnet.counting import CountingConfig, chunk_indices
+from autocompress.models.repnet.trainer import label_loss
 
 __all__ = ["RepNetDistillation", "distillation_loss", "video_batches"]
 

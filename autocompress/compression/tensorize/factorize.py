@@ -21,8 +21,8 @@ from joblib import Memory
 from tensorly.decomposition import parafac
 
 from autocompress.cache import cache_root
-from autocompress.compression.vbmf import evbmf_rank
-from autocompress.evaluators.latency import torch_threads
+from autocompress.compression.tensorize.vbmf import evbmf_rank
+from autocompress.timing import torch_threads
 
 __all__ = ["cache_dir", "cp", "svd", "tucker2", "unfolding_ranks"]
 

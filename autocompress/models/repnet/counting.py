@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autocompress.models.frame_features import frame_split
+from autocompress.models.repnet.frame_features import frame_split
 
 __all__ = [
     "PROCEDURES",

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocompress.compression.layers import output_layer
+from autocompress.compression.recovery.distillation import OutputDistillation
 from autocompress.compression.structure import ModelStructure, register_structure
-from autocompress.training.distillation import OutputDistillation
 
 __all__ = [
     "DigitsConfig",
@@ -201,7 +201,7 @@ def _random_shift(images: torch.Tensor, pixels: int = 2) -> torch.Tensor:
 
 
 def main(out: Path) -> None:
-    """Train and write the shipped weights: ``python -m autocompress.models.digits OUT``."""
+    """Train and write the shipped weights: ``python -m autocompress.models.digits.network OUT``."""
     model = train_digits()
     torch.save({"state_dict": model.state_dict()}, out)
     print(f"top-1 error {error_rate(model):.3f} on the held-out split; weights written to {out}")

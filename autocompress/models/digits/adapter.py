@@ -9,13 +9,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from autocompress.compression import Pipeline
+from autocompress.compression.pipeline import Pipeline
 from autocompress.errors import UserError
-from autocompress.models.digits import DigitsNet, digits_split, predictions
+from autocompress.models.digits.network import DigitsNet, digits_split, predictions
+from autocompress.models.registry import FAMILIES
 
 __all__ = ["DigitsAdapter", "DigitsTask", "load_digits_model"]
 
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "digits.pt"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "digits.pt"
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class DigitsTask:
 
 
 def load_digits_model(weights: str | Path | None = None) -> tuple[DigitsNet, str]:
-    """The classifier with ``weights`` (a file written by ``autocompress.models.digits``), else
-    the shipped ones."""
+    """The classifier with ``weights`` (a file written by
+    ``autocompress.models.digits.network``), else the shipped ones."""
     path = Path(weights) if weights is not None else SHIPPED_WEIGHTS
     if not path.is_file():
         raise UserError(f"weights file not found: {path}")
@@ -87,3 +88,6 @@ class DigitsAdapter:
 
     def recipe(self, model: nn.Module) -> Pipeline | None:
         return None
+
+
+FAMILIES.register("digits", lambda settings: DigitsAdapter(settings.weights, settings.subset))

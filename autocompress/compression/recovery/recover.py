@@ -2,9 +2,9 @@
 
 Pruning and factorising shift every later activation, so first the batch-norm statistics are
 re-estimated on the model family's batches (cheap, and it undoes most of the shift); then the
-student is trained, in the project's one loop (``training/loop.py``), to reproduce the
-teacher's outputs under the family's distillation loss (autocompress.training.distillation;
-RepNet's: autocompress.training.repnet_distillation). A model family without one is distilled
+student is trained, in the project's one loop (``loop.py``), to reproduce the teacher's
+outputs under the family's distillation loss (``distillation.py``; RepNet's:
+autocompress.models.repnet.distillation). A model family without one is distilled
 on the step's calibration inputs, its outputs matched to the teacher's.
 
 Batch norms stay in inference mode during the steps (the statistics just re-estimated are kept;
@@ -28,11 +28,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from autocompress.compression.recovery.distillation import Distillation, OutputDistillation
+from autocompress.compression.recovery.loop import optimize
+from autocompress.compression.recovery.teacher_outputs import HELD, TeacherOutputs, TeacherOutputsOf
 from autocompress.compression.steps import FinetuneStep, PipelineError, RecoveryLog, StepReport
-from autocompress.compression.structure import structure_of
-from autocompress.training.distillation import Distillation, OutputDistillation
-from autocompress.training.loop import optimize
-from autocompress.training.teacher_outputs import HELD, TeacherOutputs, TeacherOutputsOf
 
 __all__ = ["recover", "reestimate_batch_norms"]
 
@@ -108,25 +107,24 @@ def _schedule(step: FinetuneStep):
     return learning_rate_at
 
 
-def _distillation(teacher: nn.Module, calibration: torch.Tensor | None) -> Distillation:
-    registered = structure_of(teacher).distillation
-    return registered if registered is not None else OutputDistillation(calibration)
-
-
 def recover(
     model: nn.Module,
     step: FinetuneStep,
     teacher: nn.Module,
+    *,
+    distillation: Distillation | None = None,
     device: str = "cpu",
     calibration: torch.Tensor | None = None,
 ) -> StepReport:
     """Re-estimate batch norms, then distil ``teacher`` into ``model`` for ``step.steps``
-    steps, in place, on ``device`` (the model comes back on the CPU). The report logs the
-    loss on a held batch before and after."""
+    steps, in place, on ``device`` (the model comes back on the CPU), under ``distillation``
+    (None: the outputs matched on ``calibration``). The report logs the loss on a held batch
+    before and after."""
     started = time.perf_counter()
     if not _is_trainable(model):
         raise PipelineError("finetune cannot train an int8 model: put it before quantize")
-    distillation = _distillation(teacher, calibration)
+    if distillation is None:
+        distillation = OutputDistillation(calibration)
     params = sum(p.numel() for p in model.parameters())
     target = torch.device(device)
     stream = (step.data, step.batch_size, step.seed, str(target))

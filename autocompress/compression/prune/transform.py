@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import TYPE_CHECKING
 
 import torch
 import torch_pruning as tp
 from torch import nn
 
 from autocompress.compression.calibration import example_input
-from autocompress.compression.registry import Technique, built_in_space, register
 from autocompress.compression.steps import PipelineError, PrunedLayer, PruneStep, StepReport
 from autocompress.compression.structure import prunable_groups, structure_of
-
-if TYPE_CHECKING:
-    from autocompress.compression.names import Names
 
 __all__ = ["prune"]
 
@@ -174,20 +169,3 @@ def _check_achieved(layers: tuple[PrunedLayer, ...], expected: dict[str, int]) -
             warnings.warn(note, stacklevel=3)
             notes.append(note)
     return tuple(notes)
-
-
-def _check(names: Names, index: int, step: PruneStep) -> None:
-    names.known(index, step.ratios, names.groups, "prune group")
-
-
-register(
-    Technique(
-        kind="prune",
-        step_type=PruneStep,
-        transform=lambda model, step, inputs: prune(model, step, inputs.calibration),
-        check=_check,
-        letter="P",
-        suggest=built_in_space("suggest_prune"),
-        recoverable=True,
-    )
-)

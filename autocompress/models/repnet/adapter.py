@@ -3,7 +3,8 @@
 The evaluation videos are a QUVA-layout folder of the user's, or synthetic ones generated in
 the run directory on first use; every video is decoded once up front (so a search never scores
 a set silently missing an unreadable one). Calibration clips are the first 64 frames of the
-first videos. The task counts each video (autocompress.models.counting) and scores MAE and OBO.
+first videos. The task counts each video (autocompress.models.repnet.counting) and scores MAE
+and OBO.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from autocompress.compression import Pipeline
+from autocompress.compression.pipeline import Pipeline
 from autocompress.data.quva import QuvaDataset, Subset
 from autocompress.data.synthetic import generate_dataset
 from autocompress.errors import UserError
-from autocompress.models.counting import PROCEDURES, CountingConfig, chunk_indices
-from autocompress.models.quva_accuracy import count_videos, video_errors
-from autocompress.models.repnet import PRESETS
-from autocompress.models.repnet_recipe import CaseStudyRecipe
-from autocompress.models.weights import load_model
+from autocompress.models.registry import FAMILIES, ModelSettings
+from autocompress.models.repnet.counting import PROCEDURES, CountingConfig, chunk_indices
+from autocompress.models.repnet.network import PRESETS
+from autocompress.models.repnet.quva_accuracy import count_videos, video_errors
+from autocompress.models.repnet.recipe import CaseStudyRecipe
+from autocompress.models.repnet.weights import load_model
 
 __all__ = ["CountingTask", "RepNetAdapter", "calibration_clips", "evaluation_videos"]
 
@@ -147,3 +149,21 @@ class RepNetAdapter:
         """The case study's prune -> tensorize (its int8 step is the search's SQNR rule)."""
         recipe = CaseStudyRecipe()
         return Pipeline([recipe.prune(model), recipe.tensorize(model)])
+
+
+def _from_settings(settings: ModelSettings) -> RepNetAdapter:
+    return RepNetAdapter(
+        preset=settings.preset,
+        weights=settings.weights,
+        run_dir=settings.run_dir,
+        videos=settings.data_path,
+        synthetic_videos=settings.synthetic_items,
+        synthetic_seed=settings.synthetic_seed,
+        subset=settings.subset,
+        counting=settings.counting,
+        device=settings.device,
+    )
+
+
+for _preset in PRESETS:
+    FAMILIES.register(_preset, _from_settings)

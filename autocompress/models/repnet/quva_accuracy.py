@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from autocompress.data.quva import QuvaDataset, Subset, VideoItem
-from autocompress.models.counting import CountingConfig, count_video
+from autocompress.models.repnet.counting import CountingConfig, count_video
 
 __all__ = [
     "AccuracyReport",

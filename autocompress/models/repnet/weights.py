@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from autocompress.errors import UserError
-from autocompress.models.repnet import PRESETS, RepNet, RepNetConfig
+from autocompress.models.repnet.network import PRESETS, RepNet, RepNetConfig
 
 __all__ = [
     "from_port_keys",
@@ -111,7 +111,7 @@ def save_checkpoint(model: RepNet, path: str | Path, **metadata: object) -> None
 
 
 RANDOM_INIT_SEED = 0
-SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
 def shipped_weights(preset: str) -> Path | None:
