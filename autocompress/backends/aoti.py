@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from autocompress.backends.formats import ARTIFACT_FORMATS, zip_entries
+
 __all__ = ["AOTInductor", "is_aoti_package"]
 
 _PACKAGE_MARK = "/data/aotinductor/"  # where a package keeps its compiled library
@@ -47,3 +49,9 @@ class AOTInductor:
             file.write(data)
             file.flush()
             return torch._inductor.aoti_load_package(file.name)
+
+    def recognizes(self, path: Path) -> bool:
+        return path.suffix == self.suffix and is_aoti_package(zip_entries(path))
+
+
+ARTIFACT_FORMATS.register(AOTInductor.name, AOTInductor())

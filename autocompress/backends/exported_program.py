@@ -5,9 +5,13 @@ gives it; FX-quantized (torch.ao) graphs cannot be exported."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import torch
 from torch import nn
+
+from autocompress.backends.aoti import is_aoti_package
+from autocompress.backends.formats import ARTIFACT_FORMATS, zip_entries
 
 __all__ = ["ExportedProgram"]
 
@@ -29,3 +33,9 @@ class ExportedProgram:
 
     def load(self, data: bytes) -> nn.Module:
         return torch.export.load(io.BytesIO(data)).module()
+
+    def recognizes(self, path: Path) -> bool:
+        return path.suffix == self.suffix and not is_aoti_package(zip_entries(path))
+
+
+ARTIFACT_FORMATS.register(ExportedProgram.name, ExportedProgram())

@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 import torch.jit._recursive
 from torch import nn
 
+from autocompress.backends.formats import ARTIFACT_FORMATS
 from autocompress.backends.fresh_process import run_in_fork
 
 __all__ = ["TorchScript", "script"]
@@ -86,8 +88,14 @@ class TorchScript:
         frozen = torch.jit.freeze(torch.jit.load(io.BytesIO(data)).eval())
         return torch.jit.optimize_for_inference(frozen) if _mostly_float(frozen) else frozen
 
+    def recognizes(self, path: Path) -> bool:
+        return path.suffix == self.suffix
+
 
 def _mostly_float(frozen: torch.jit.ScriptModule) -> bool:
     kinds = [node.kind() for node in frozen.graph.nodes()]
     quantized = sum(kind.startswith("quantized::") for kind in kinds)
     return quantized < sum(kind in ("aten::conv2d", "aten::conv3d") for kind in kinds)
+
+
+ARTIFACT_FORMATS.register(TorchScript.name, TorchScript())

@@ -14,7 +14,7 @@ import optuna
 import torch
 from torch import nn
 
-from autocompress.backends import artifact_format
+from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline, StepReport, apply_pipeline
 from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
@@ -139,7 +139,7 @@ def build_context(
         example=example,
         protocol=TimingProtocol(warmup=latency.warmup, runs=latency.runs, threads=latency.threads),
         lock=MachineLock(),
-        artifact_format=artifact_format(config.artifact),
+        artifact_format=ARTIFACT_FORMATS[config.artifact],
         command_timer=latency.timer(),
         budget_ms=config.budget_ms,
         task=adapter.task() if scores_task or config.max_mae_increase is not None else None,
