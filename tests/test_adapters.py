@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from autocompress.analysis.profile import profile_model
-from autocompress.compression import Pipeline, apply_pipeline, prunable_groups
+from autocompress.compression import Pipeline, PruneStep, apply_pipeline, prunable_groups
 from autocompress.evaluators.task import Task, evaluate_task
 from autocompress.models.adapter import ModelAdapter
 from autocompress.models.digits.adapter import DigitsAdapter
@@ -26,11 +26,24 @@ GENERIC = ("compression", "spaces", "evaluators", "study", "analysis", "backends
 ALLOWED_FROM_MODELS = {"autocompress.models.adapter", "autocompress.models.registry"}
 
 
-@pytest.fixture(params=["repnet", "digits"])
-def adapter(request, tiny_set, tmp_path) -> ModelAdapter:
-    if request.param == "repnet":
+# The steps of each shipped adapter's hand-tuned recipe; None: it has none.
+RECIPE_STEPS = {"repnet": ("prune", "tensorize"), "digits": None}
+
+
+@pytest.fixture(params=sorted(RECIPE_STEPS))
+def family(request) -> str:
+    return request.param
+
+
+@pytest.fixture()
+def adapter(family, tiny_set, tmp_path) -> ModelAdapter:
+    if family == "repnet":
         return RepNetAdapter("repnet-s", None, tmp_path, videos=str(tiny_set))
     return DigitsAdapter(subset=60)
+
+
+def _size(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 def test_an_adapter_builds_a_model_that_runs_on_its_own_inputs(adapter):
@@ -67,16 +80,25 @@ def test_an_adapter_names_parts_a_profile_can_time(adapter):
     assert sum(p.parameters for p in profile.parts) == sum(p.numel() for p in model.parameters())
 
 
-def test_an_adapter_recipe_applies_to_its_model(adapter):
+def test_an_adapter_offers_its_recipe_or_none_and_generic_pruning_shrinks_its_model(
+    adapter, family
+):
     model, _ = adapter.load()
     recipe = adapter.recipe(model)
-    if recipe is None:
-        return
-    assert isinstance(recipe, Pipeline)
-    compressed, _ = apply_pipeline(model, recipe, adapter.calibration(1))
-    assert sum(p.numel() for p in compressed.parameters()) < sum(
-        p.numel() for p in model.parameters()
-    )
+    if RECIPE_STEPS[family] is None:
+        assert recipe is None
+    else:
+        assert isinstance(recipe, Pipeline)
+        assert tuple(step.kind for step in recipe.steps) == RECIPE_STEPS[family]
+    # What every adapter offers the search: groups a generic prune step (the warm start's
+    # uniform pruning) shrinks; and its recipe, where it has one, shrinks the model too.
+    uniform = Pipeline([PruneStep(dict.fromkeys(prunable_groups(model), 0.3))])
+    for pipeline in [uniform] + ([recipe] if recipe is not None else []):
+        compressed, reports = apply_pipeline(model, pipeline, adapter.calibration(1))
+        assert len(reports) == len(pipeline.steps)
+        assert _size(compressed) < _size(model), pipeline
+        with torch.no_grad():
+            compressed(adapter.example_inputs(1))  # still runs on its inputs
 
 
 def test_a_study_of_each_preset_builds_its_adapter(tiny_set, tmp_path):
