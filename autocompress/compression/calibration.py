@@ -6,16 +6,18 @@ import torch
 from torch import nn
 
 from autocompress.compression.steps import PipelineError
+from autocompress.compression.structure import structure_of
 
 __all__ = ["example_input", "random_clips"]
 
 
 def example_input(model: nn.Module, calibration: torch.Tensor | None) -> torch.Tensor:
-    """One-sample input for tracing: the first calibration sample, else zeros of the model's
-    declared input shape (RepNet has one), else an error naming what is missing."""
+    """One-sample input for tracing: the first calibration sample, else zeros of the input
+    shape the model's family declares (autocompress.compression.structure), else an error
+    naming what is missing."""
     if calibration is not None:
         return calibration[:1]
-    shape = getattr(getattr(model, "config", None), "input_shape", None)
+    shape = structure_of(model).input_shape(model)
     if shape is None:
         raise PipelineError(
             f"{type(model).__name__} declares no input shape: pass calibration data so the "

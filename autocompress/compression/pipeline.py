@@ -109,7 +109,7 @@ class Pipeline:
             if kind not in kinds:
                 raise PipelineError(f"step {index}: unknown technique {kind!r}")
             try:
-                steps.append(kinds[kind](**(fields or {})))
+                steps.append(_step_from_fields(kinds[kind], fields or {}))
             except TypeError as error:
                 raise PipelineError(f"step {index} ({kind}): {error}") from error
         return cls(steps)
@@ -124,3 +124,10 @@ class Pipeline:
         except yaml.YAMLError as error:
             raise PipelineError(f"pipeline is not valid YAML: {error}") from error
         return cls.from_dict(data)
+
+
+def _step_from_fields(step_type: type, fields: dict) -> Step:
+    """A step type may read its own stored form (keys of older versions): ``from_fields``."""
+    if hasattr(step_type, "from_fields"):
+        return step_type.from_fields(fields)
+    return step_type(**fields)

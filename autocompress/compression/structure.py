@@ -31,6 +31,10 @@ def no_blocks(model: nn.Module) -> list[str]:
     return []
 
 
+def no_input_shape(model: nn.Module) -> tuple[int, ...] | None:
+    return None
+
+
 @dataclass(frozen=True)
 class ModelStructure:
     # Group name -> the layers whose output channels one ratio applies to.
@@ -42,6 +46,9 @@ class ModelStructure:
     # Residual blocks that compute input + branch(input), same shape: depth pruning may
     # replace them by the identity (autocompress.compression.depth).
     removable_blocks: Callable[[nn.Module], list[str]] = no_blocks
+    # One sample's input shape (no batch dimension), if the model declares it: steps trace
+    # such a model without calibration data.
+    input_shape: Callable[[nn.Module], tuple[int, ...] | None] = no_input_shape
 
 
 _STRUCTURES: dict[type, ModelStructure] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,21 +65,6 @@ def distillation_loss(
         "periodicity_bce": periodicity_bce.item(),
         "similarity_mse": similarity.item(),
     }
-    return loss, parts
-
-
-def _recovery_loss(
-    student_outputs: tuple[torch.Tensor, ...],
-    teacher_outputs: tuple[torch.Tensor, ...],
-    batch: Batch,
-    step: FinetuneStep,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """Distillation, plus the ground truth where the clips carry it (synthetic ones)."""
-    loss, parts = distillation_loss(student_outputs, teacher_outputs, step.embedding_weight)
-    if batch.period is not None and step.label_weight > 0:
-        labels, _ = label_loss(student_outputs, batch, _PERIOD_LABEL_SIGMA)
-        loss = loss + step.label_weight * labels
-        parts["labels"] = labels.item()
     return loss, parts
 
 
@@ -149,8 +135,12 @@ def _batches(step: FinetuneStep, num_frames: int, image_size: int, seed: int) ->
     return video_batches(Path(step.data), step.batch_size, num_frames, image_size, seed)
 
 
+@dataclass(frozen=True)
 class RepNetDistillation:
     """Clips of the teacher's input shape (synthetic, or the user's videos), RepNet's loss."""
+
+    label_weight: float = 0.5  # ground truth of synthetic clips beside the teacher's outputs
+    embedding_weight: float = 1.0  # match the teacher's frame self-similarity
 
     def batches(self, step: FinetuneStep, teacher: nn.Module, seed: int) -> Iterator[Batch]:
         config = getattr(teacher, "config", None)
@@ -174,7 +164,13 @@ class RepNetDistillation:
         batch: Batch,
         step: FinetuneStep,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        return _recovery_loss(student_outputs, teacher_outputs, batch, step)
+        """Distillation, plus the ground truth where the clips carry it (synthetic ones)."""
+        loss, parts = distillation_loss(student_outputs, teacher_outputs, self.embedding_weight)
+        if batch.period is not None and self.label_weight > 0:
+            labels, _ = label_loss(student_outputs, batch, _PERIOD_LABEL_SIGMA)
+            loss = loss + self.label_weight * labels
+            parts["labels"] = labels.item()
+        return loss, parts
 
     def held_loss(
         self,
@@ -183,4 +179,4 @@ class RepNetDistillation:
         step: FinetuneStep,
     ) -> float:
         """Distillation alone: the logged before/after numbers compare like with like."""
-        return distillation_loss(student_outputs, teacher_outputs, step.embedding_weight)[0].item()
+        return distillation_loss(student_outputs, teacher_outputs, self.embedding_weight)[0].item()

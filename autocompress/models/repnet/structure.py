@@ -77,5 +77,6 @@ REPNET_STRUCTURE = ModelStructure(
     custom_pruners={TemporalSelfSimilarity: _TemporalSelfSimilarityPruner()},
     distillation=RepNetDistillation(),
     removable_blocks=repnet_removable_blocks,
+    input_shape=lambda model: model.config.input_shape,
 )
 register_structure(RepNet, REPNET_STRUCTURE)
