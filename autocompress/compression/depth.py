@@ -58,10 +58,14 @@ class DroppedBlock:
         return f"{self.name:<48} dropped ({self.parameters:,} parameters)"
 
 
+def _removable(model: nn.Module) -> list[str]:
+    return structure_of(model).removable_blocks(model)
+
+
 def drop_blocks(model: nn.Module, step: DepthStep, inputs: object = None) -> StepReport:
     """Replace the blocks in place; a block the model's structure does not offer is refused."""
     started = time.perf_counter()
-    removable = structure_of(model).removable_blocks(model)
+    removable = _removable(model)
     unknown = [b for b in step.blocks if b not in removable]
     if unknown:
         offered = ", ".join(removable) or "none"
@@ -80,7 +84,7 @@ def drop_blocks(model: nn.Module, step: DepthStep, inputs: object = None) -> Ste
 @torch.no_grad()
 def ranked_blocks(model: nn.Module, calibration: torch.Tensor | None) -> tuple[str, ...]:
     """The removable blocks, those that change their input least first."""
-    removable = structure_of(model).removable_blocks(model)
+    removable = _removable(model)
     if not removable or calibration is None:
         return tuple(removable)
     change: dict[str, float] = {}
@@ -102,7 +106,8 @@ def ranked_blocks(model: nn.Module, calibration: torch.Tensor | None) -> tuple[s
 
 
 def _check(names: Names, index: int, step: DepthStep) -> None:
-    names.known(index, step.blocks, names.removable, "removable block")
+    removable = names.tracked("removable block", _removable)
+    names.known(index, step.blocks, removable, "removable block")
     for block in step.blocks:
         names.drop(block)
 

@@ -5,13 +5,13 @@ step changes them, through the two operations here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from torch import nn
 
 from autocompress.compression.layers import decomposable_layers, quantizable_layers
 from autocompress.compression.steps import PipelineError
-from autocompress.compression.structure import prunable_groups, structure_of
+from autocompress.compression.structure import prunable_groups
 
 __all__ = ["Names"]
 
@@ -20,10 +20,11 @@ class Names:
     """What the model offers each technique now; each technique's ``check`` updates it."""
 
     def __init__(self, model: nn.Module):
+        self._model = model
         self.groups = set(prunable_groups(model))
         self.decomposable = set(decomposable_layers(model))
         self.quantizable = set(quantizable_layers(model))
-        self.removable = set(structure_of(model).removable_blocks(model))
+        self._tracked: dict[str, set[str]] = {}  # what -> names a technique tracks itself
         modules = dict(model.named_modules())
         self.modules = {name: modules[name] for name in self.quantizable}
         self.factorised: dict[str, list[str]] = {}
@@ -63,11 +64,19 @@ class Names:
             self.quantizable.add(factor)
         self.decomposable.update(decomposable)
 
+    def tracked(self, what: str, offered: Callable[[nn.Module], Iterable[str]]) -> set[str]:
+        """The names of ``what`` (a technique's own kind of name, e.g. removable blocks): what
+        ``offered`` finds in the model, less what earlier steps dropped; kept through drops."""
+        if what not in self._tracked:
+            self._tracked[what] = {n for n in offered(self._model) if not self._gone(n)}
+        return self._tracked[what]
+
+    def _gone(self, name: str) -> bool:
+        return any(name == block or name.startswith(block + ".") for block in self.dropped)
+
     def drop(self, block: str) -> None:
         """``block`` and every name inside it are gone."""
         self.dropped.add(block)
-        self.removable.discard(block)
-        inside = block + "."
-        for names in (self.groups, self.decomposable, self.quantizable, self.removable):
-            names.difference_update({n for n in names if n.startswith(inside)})
-        self.modules = {n: m for n, m in self.modules.items() if not n.startswith(inside)}
+        for names in (self.groups, self.decomposable, self.quantizable, *self._tracked.values()):
+            names.difference_update({n for n in names if self._gone(n)})
+        self.modules = {n: m for n, m in self.modules.items() if not self._gone(n)}
