@@ -5,6 +5,7 @@ process; the server is a real PostgreSQL cluster started by the test session."""
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import optuna
@@ -13,7 +14,9 @@ from optuna.trial import TrialState
 from postgres_server import PostgresServer, find_bin_dir
 from test_search import _search_command, _write_config, tiny_config
 
-from autocompress.study.lifecycle import counted_trials, load_existing_study, make_storage
+from autocompress.study.lifecycle import load_existing_study
+from autocompress.study.storage import make_storage
+from autocompress.study.workers import counted_trials
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +29,24 @@ def postgres():
     server.close()
 
 
-def _workers(config_file, run_dir, url, count, *extra):
+def _workers(config_file, run_dir, url, count, *extra, stdout=subprocess.DEVNULL, env=None):
     command = _search_command(config_file, run_dir, "--storage", url, *extra)
     return [
-        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env)
         for _ in range(count)
     ]
+
+
+def _read_lines(stream, into: list[str]) -> threading.Thread:
+    """Append the lines of ``stream`` to ``into`` as they come, in a thread."""
+
+    def read():
+        for line in iter(stream.readline, b""):
+            into.append(line.decode())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
 
 
 def _finish(workers, timeout=420):
@@ -123,7 +138,19 @@ def test_database_restart_under_running_workers(postgres, tiny_set, tmp_path):
     config = _speed_only(tiny_set, "restart", trials=10)
     url = postgres.new_database()
     storage = make_storage(url, tmp_path)
-    workers = _workers(_write_config(config, tmp_path / "r.yaml"), tmp_path, url, 2)
+    unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}  # their lines as they print them
+    workers = _workers(
+        _write_config(config, tmp_path / "r.yaml"),
+        tmp_path,
+        url,
+        2,
+        stdout=subprocess.PIPE,
+        env=unbuffered,
+    )
+    outputs = [[] for _ in workers]
+    errors = [[] for _ in workers]
+    readers = [_read_lines(w.stdout, out) for w, out in zip(workers, outputs, strict=True)]
+    readers += [_read_lines(w.stderr, err) for w, err in zip(workers, errors, strict=True)]
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         try:
@@ -137,12 +164,32 @@ def test_database_restart_under_running_workers(postgres, tiny_set, tmp_path):
     finished_before = {t.number: t.values for t in complete}
     assert len(finished_before) >= 2, "workers never finished two trials"
 
+    def reported(marker: str) -> list[str]:
+        return ["".join(out) for out in outputs if marker in "".join(out)]
+
     postgres.halt()
-    time.sleep(3)  # long enough for both workers to meet the outage
+    # The database stays down until a worker says it met the outage (runner: "storage
+    # unreachable (...); retrying"; well within their 300 s patience), then a little longer.
+    deadline = time.monotonic() + 120
+    while not reported("storage unreachable (") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)
     postgres.resume()
-    for code, err in _finish(workers):
-        assert code == 0, err
-        assert "Traceback" not in err
+    for worker in workers:
+        worker.wait(timeout=420)
+    for reader in readers:
+        reader.join(timeout=30)
+    for worker, err in zip(workers, errors, strict=True):
+        assert worker.returncode == 0, "".join(err)
+        assert "Traceback" not in "".join(err)
+    # The workers' own word that they met the outage and came back through it, not merely
+    # that they ended well.
+    met = reported("storage unreachable (")
+    assert met, "no worker reported the outage:\n" + "\n---\n".join(map("".join, outputs))
+    for out in met:
+        after_outage = out[out.index("storage unreachable (") :]
+        assert "retrying" in after_outage
+        assert "storage reachable again; going on" in after_outage, out
 
     study = _study(url, "restart", tmp_path)
     _assert_settled(study, 10)
