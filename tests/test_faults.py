@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from test_search import _write_config, tiny_config
 
 from autocompress.cli import main
-from autocompress.study import lifecycle as study_module
+from autocompress.study import storage as study_module
 from autocompress.study.runner import run_search
 
 STUDY = "faults"
@@ -128,33 +129,56 @@ def test_journal_that_cannot_be_opened_is_named(tmp_path, capsys):
     assert f"cannot open journal {journal}: Is a directory" in _error_line(capsys.readouterr().err)
 
 
-def _read_only(directory: Path) -> list[str]:
-    """A prefix that runs a command with ``directory`` really read-only: mode 0o555 for a
-    normal user; for root, which ignores modes, a read-only bind mount in a private mount
-    namespace (the test's own view of the directory stays writable)."""
-    if os.geteuid() != 0:
-        directory.chmod(0o555)
-        return []
-    if not _private_mounts():
-        pytest.skip("running as root without `unshare -rm` for a read-only mount")
-    mount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
-    return ["unshare", "-rm", "sh", "-c", mount, str(directory)]
+def _chattr(flag: str, paths: list[Path]) -> bool:
+    chattr = shutil.which("chattr")
+    return chattr is not None and subprocess.run([chattr, flag, *map(str, paths)]).returncode == 0
 
 
-def test_read_only_fresh_run_dir_is_refused_by_search(stored, tmp_path):
+@pytest.fixture()
+def read_only():
+    """Make a directory really read-only for a command; returns the command's prefix.
+
+    A normal user: mode 0o555. Root ignores modes, so for root: the immutable attribute
+    (`chattr +i`, which stops root too) on the directory and its files, removed afterwards;
+    where the file system or the container refuses it, a read-only bind mount in a private
+    mount namespace (`unshare -rm`; the test's own view stays writable)."""
+    immutable: list[Path] = []
+
+    def make(directory: Path) -> list[str]:
+        if os.geteuid() != 0:
+            directory.chmod(0o555)
+            return []
+        paths = [directory, *directory.iterdir()]
+        if _chattr("+i", paths):
+            immutable.extend(paths)
+            return []
+        if _private_mounts():
+            mount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+            return ["unshare", "-rm", "sh", "-c", mount, str(directory)]
+        pytest.skip(
+            "running as root where neither `chattr +i` (file system or CAP_LINUX_IMMUTABLE) "
+            "nor `unshare -rm` can make a directory read-only"
+        )
+
+    yield make
+    if immutable:
+        assert _chattr("-i", immutable)
+
+
+def test_read_only_fresh_run_dir_is_refused_by_search(stored, tmp_path, read_only):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    done = _cli(*_argv("search", run_dir, stored[1], tmp_path), prefix=_read_only(run_dir))
+    done = _cli(*_argv("search", run_dir, stored[1], tmp_path), prefix=read_only(run_dir))
     assert done.returncode == 2
     line = _error_line(done.stderr)
     assert f"run directory {run_dir} is not writable" in line
     assert os.listdir(run_dir) == []
 
 
-def test_read_only_run_dir_with_a_study_can_still_be_read(stored, tmp_path):
+def test_read_only_run_dir_with_a_study_can_still_be_read(stored, tmp_path, read_only):
     run_dir = _copy(stored, tmp_path)
     before = _digest(run_dir / "study.db")
-    prefix = _read_only(run_dir)
+    prefix = read_only(run_dir)
 
     search = _cli(*_argv("search", run_dir, stored[1], tmp_path), prefix=prefix)
     assert search.returncode == 2
@@ -211,23 +235,43 @@ def test_export_past_a_file_size_limit_leaves_nothing_half_written(stored, tmp_p
     assert _files(out) == earlier and _digest(run_dir / "study.db") == before
 
 
+def _may_mount() -> bool:
+    """Whether this (root) process may mount a file system, e.g. not in a container without
+    CAP_SYS_ADMIN."""
+    with tempfile.TemporaryDirectory() as probe:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", probe])
+        if mounted.returncode != 0:
+            return False
+        subprocess.run(["umount", probe], check=True)
+        return True
+
+
 def test_export_to_a_full_file_system_leaves_nothing_half_written(stored, tmp_path):
-    """A real full disk: a 1 MiB tmpfs mounted on the export directory, in a private mount
-    namespace; what is left in it is listed from inside that namespace."""
-    if not _private_mounts():
-        pytest.skip("no `unshare -rm` to mount a small file system")
+    """A real full disk: a 1 MiB tmpfs mounted on the export directory (by root directly, and
+    unmounted after; by a normal user in a private mount namespace); what is left in it is
+    listed before it goes."""
     run_dir = _copy(stored, tmp_path)
     before = _digest(run_dir / "study.db")
     out = tmp_path / "out"
     out.mkdir()
     script = (
         'mount -t tmpfs -o size=1m tmpfs "$0" && "$@"; status=$?; echo left:; ls -A "$0"; '
-        "exit $status"
+        'umount "$0"; exit $status'
     )
-    done = _cli(
-        *_argv("export", run_dir, stored[1], out),
-        prefix=["unshare", "-rm", "sh", "-c", script, str(out)],
-    )
+    if os.geteuid() == 0 and _may_mount():
+        prefix = ["sh", "-c", script, str(out)]
+    elif _private_mounts():
+        prefix = ["unshare", "-rm", "sh", "-c", script, str(out)]
+    else:
+        pytest.skip(
+            "may not mount a small file system here: not as root (no CAP_SYS_ADMIN) nor by "
+            "`unshare -rm`"
+        )
+    try:
+        done = _cli(*_argv("export", run_dir, stored[1], out), prefix=prefix)
+    finally:
+        if os.path.ismount(out):  # the script was killed before it unmounted
+            subprocess.run(["umount", "-l", str(out)], check=True)
     assert done.returncode == 2
     line = _error_line(done.stderr)
     assert f"cannot write the export to {out}: No space left on device" in line
