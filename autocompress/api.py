@@ -33,11 +33,12 @@ from autocompress.compression.structure import register_structure, structure_of
 from autocompress.errors import UserError
 from autocompress.evaluators.task import FunctionTask, Task
 from autocompress.models.adapter import ModelAdapter, ModuleAdapter
-from autocompress.study.config import StudyConfig, study_config_from_dict, with_task_objectives
+from autocompress.study.config import StudyConfig
 from autocompress.study.context import build_context
 from autocompress.study.export import ExportResult, export_trial, pick_trial
 from autocompress.study.pareto import FrontTable, front_table
 from autocompress.study.runner import run_search
+from autocompress.study.study_files import study_config_from_dict
 
 __all__ = ["SearchResult", "export", "pareto", "search"]
 
@@ -108,9 +109,9 @@ def search(
             values[key] = {**values[key], **value}
         else:
             values[key] = value
-    config = with_task_objectives(study_config_from_dict(values), adapter.objectives)
+    config = study_config_from_dict(values)
     outcome = run_search(config, storage, Path(run_dir), progress=progress, adapter=adapter)
-    return SearchResult(outcome.study, config, adapter, Path(run_dir))
+    return SearchResult(outcome.study, outcome.config, adapter, Path(run_dir))
 
 
 def pareto(result: SearchResult | optuna.Study) -> FrontTable:

@@ -15,8 +15,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from autocompress.study.config import resolve_study_config
 from autocompress.study.runner import run_search
+from autocompress.study.study_files import resolve_study_config
 
 KEYS = ("pipeline", "size_mib", "mae", "obo", "latency_ms", "screened")
 

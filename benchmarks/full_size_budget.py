@@ -22,10 +22,13 @@ from optuna.trial import TrialState
 from report import header
 
 from autocompress.backends import ARTIFACT_FORMATS
-from autocompress.study.config import resolve_study_config, study_config_from_dict
-from autocompress.study.lifecycle import Feasibility, load_existing_study, stored_config
-from autocompress.study.pareto import baseline_trial, feasible_front, pipeline_summary
+from autocompress.study.feasibility import Feasibility
+from autocompress.study.lifecycle import load_existing_study
+from autocompress.study.pareto import feasible_front, pipeline_summary
+from autocompress.study.record import baseline_trial
 from autocompress.study.runner import run_search
+from autocompress.study.storage import stored_config
+from autocompress.study.study_files import resolve_study_config, study_config_from_dict
 
 
 def _row(label: str, trial: optuna.trial.FrozenTrial, base: optuna.trial.FrozenTrial) -> str:

@@ -30,10 +30,10 @@ import optuna
 from optuna.trial import TrialState
 from report import header, weights_line
 
-from autocompress.study.config import resolve_study_config
-from autocompress.study.lifecycle import make_storage
-from autocompress.study.pareto import baseline_trial
+from autocompress.study.record import baseline_trial
 from autocompress.study.runner import run_search
+from autocompress.study.storage import make_storage
+from autocompress.study.study_files import resolve_study_config
 
 CHECKPOINTS = (10, 25, 50, 100, 200)
 

@@ -25,10 +25,11 @@ import torch
 from optuna.trial import TrialState
 
 from autocompress.models.registry import adapter_for
-from autocompress.study.config import model_settings, resolve_study_config
+from autocompress.study.config import model_settings
 from autocompress.study.lifecycle import load_existing_study
 from autocompress.study.pareto import feasible_front
 from autocompress.study.runner import run_search
+from autocompress.study.study_files import resolve_study_config
 
 PHASES = ("compression", "artifact", "latency", "accuracy")
 

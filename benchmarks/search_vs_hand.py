@@ -24,13 +24,13 @@ from report import header, weights_line
 from autocompress.compression import FinetuneStep, Pipeline
 from autocompress.evaluators.cost import Metrics
 from autocompress.models.repnet.recipe import apply_recipe
-from autocompress.study.config import resolve_study_config
 from autocompress.study.context import build_context, compress
 from autocompress.study.lifecycle import load_existing_study
-from autocompress.study.pareto import baseline_trial, feasible_front, pipeline_summary
-from autocompress.study.record import TrialRecord
+from autocompress.study.pareto import feasible_front, pipeline_summary
+from autocompress.study.record import TrialRecord, baseline_trial
 from autocompress.study.recovery import with_recovery
 from autocompress.study.runner import run_search
+from autocompress.study.study_files import resolve_study_config
 
 KEYS = ("latency_ms", "size_mib", "mae", "obo")
 # Issue 12's target: a point this much faster, this close to the uncompressed model's accuracy.

@@ -12,10 +12,10 @@ from autocompress.study.config import DataConfig, LatencyConfig, StudyConfig
 from autocompress.study.context import build_context
 from autocompress.study.export import export_trial
 from autocompress.study.latency_prediction import LatencyFit
-from autocompress.study.lifecycle import counted_trials
 from autocompress.study.pareto import feasible_front
 from autocompress.study.record import TrialRecord
 from autocompress.study.runner import run_search
+from autocompress.study.workers import counted_trials
 
 
 def _measured(eager: float, latency: float):

@@ -55,7 +55,7 @@ def test_wheel_ships_the_studies_and_finds_them_from_another_directory(tmp_path)
         capture_output=True,
     )
     probe = (
-        "from autocompress.study.config import builtin_study, load_study_config;"
+        "from autocompress.study.study_files import builtin_study, load_study_config;"
         "path = builtin_study('repnet-budget');"
         "print(path); print(load_study_config(path).budget_ms)"
     )

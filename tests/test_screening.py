@@ -11,7 +11,7 @@ from autocompress.evaluators.task import TaskReport
 from autocompress.models.repnet.adapter import CountingTask
 from autocompress.models.repnet.quva_accuracy import evaluate_counts, mae_obo, video_errors
 from autocompress.spaces.config import SpaceConfig
-from autocompress.study import runner
+from autocompress.study import objective as runner
 from autocompress.study.config import DataConfig, LatencyConfig, StudyConfig
 from autocompress.study.context import build_context
 from autocompress.study.export import export_trial

@@ -24,7 +24,7 @@ from autocompress.compression import Pipeline
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
 from autocompress.spaces.config import SpaceConfig
-from autocompress.study import runner
+from autocompress.study import objective as runner
 from autocompress.study.config import (
     DataConfig,
     LatencyConfig,
@@ -33,14 +33,11 @@ from autocompress.study.config import (
 )
 from autocompress.study.context import build_context, compress
 from autocompress.study.export import export_trial
-from autocompress.study.lifecycle import (
-    Feasibility,
-    counted_trials,
-    load_existing_study,
-    open_study,
-)
+from autocompress.study.feasibility import Feasibility
+from autocompress.study.lifecycle import load_existing_study, open_study
 from autocompress.study.pareto import _dominates, feasible_front, format_front
 from autocompress.study.runner import run_search
+from autocompress.study.workers import counted_trials
 
 TINY_STYLE = SynthStyle(size=(48, 40), frames=(40, 80), periods=(4.0, 12.0))
 

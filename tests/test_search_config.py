@@ -7,15 +7,13 @@ import pytest
 from autocompress.cli import main
 from autocompress.errors import UserError
 from autocompress.models.registry import adapter_for
-from autocompress.study.config import (
-    StudyConfig,
+from autocompress.study.config import StudyConfig, model_settings, with_task_objectives
+from autocompress.study.study_files import (
     builtin_study,
     builtin_study_names,
     load_study_config,
-    model_settings,
     resolve_study_config,
     study_config_from_dict,
-    with_task_objectives,
 )
 
 

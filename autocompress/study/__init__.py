@@ -4,7 +4,7 @@ from autocompress._exports import lazy_exports
 
 _HOMES = {
     "ExportResult": "autocompress.study.export",
-    "Feasibility": "autocompress.study.lifecycle",
+    "Feasibility": "autocompress.study.feasibility",
     "FrontTable": "autocompress.study.pareto",
     "SearchOutcome": "autocompress.study.runner",
     "StudyConfig": "autocompress.study.config",
@@ -13,7 +13,7 @@ _HOMES = {
     "feasible_front": "autocompress.study.pareto",
     "front_table": "autocompress.study.pareto",
     "load_existing_study": "autocompress.study.lifecycle",
-    "load_study_config": "autocompress.study.config",
+    "load_study_config": "autocompress.study.study_files",
     "run_search": "autocompress.study.runner",
 }
 

@@ -1,21 +1,15 @@
 """A study definition: which model, which videos, which objectives, which search space.
 
-Studies are YAML files (built in: ``autocompress/studies/*.yaml``, shipped in the package;
-a user's own in ``./studies/``); every key maps onto a field of a frozen dataclass
-below, and an unknown or mistyped key is refused with its dotted path, so a typo never silently
-falls back to a default.
+Each key of a study file (autocompress.study.study_files) is a field of a frozen dataclass
+below; checking a definition against what the model's task reports is here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
-
-import yaml
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
@@ -29,21 +23,19 @@ __all__ = [
     "MEASURED_OBJECTIVES",
     "DataConfig",
     "LatencyConfig",
+    "RecoveryConfig",
     "StudyConfig",
-    "builtin_study",
-    "builtin_study_names",
-    "load_study_config",
+    "current_definition",
     "model_settings",
-    "resolve_study_config",
-    "study_config_from_dict",
     "with_task_objectives",
 ]
 
-# Measured on every trial's artifact; the model's task adds its errors (MAE and OBO for RepNet).
+# Measured on every trial's artifact; the model's task adds its errors (each a name it reports).
 MEASURED_OBJECTIVES = ("latency", "size")
-# Shipped as package data, so an installed wheel finds them from any directory.
-BUILTIN_STUDIES_DIR = Path(__file__).resolve().parents[1] / "studies"
-USER_STUDIES_DIR = Path("studies")  # relative: the current directory's
+# Keys of studies defined before error limits were per objective: each set one objective's limit
+# (``max_mae_increase: X`` is ``max_error_increase: {mae: X}``). Read from study files, the
+# command line's flag and stored definitions alike.
+LEGACY_ERROR_LIMITS = {"max_mae_increase": "mae"}
 
 
 @dataclass(frozen=True)
@@ -126,12 +118,14 @@ class StudyConfig:
     # None: latency, size and every error the model's task reports (with_task_objectives).
     objectives: tuple[str, ...] | None = None
     budget_ms: float | None = None
-    max_mae_increase: float | None = None  # optional accuracy constraint vs the baseline
+    # Optional accuracy constraints: a trial is feasible only when each named task error is at
+    # most this much above the baseline's (e.g. {"top1_error": 0.01}).
+    max_error_increase: dict[str, float] = field(default_factory=dict)
     sampler: str = "tpe"
     seed: int | None = 0
     trials: int = 200
     # RepNet's counting procedure: "default" (the alias guard and sub-class periods) or
-    # "official" (the demo's; autocompress.models.repnet.counting). It changes every MAE and OBO.
+    # "official" (the demo's; autocompress.models.repnet.counting). It changes every error.
     counting: str = "default"
     # How the model ships, and so how latency and size are measured (autocompress.backends).
     artifact: str = "torchscript"
@@ -147,16 +141,24 @@ class StudyConfig:
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     # After the baseline, run a few pipelines known to do well (autocompress.study.warm_start).
     warm_start: bool = True
+    # The legacy key (LEGACY_ERROR_LIMITS): merged into max_error_increase, never stored.
+    max_mae_increase: InitVar[float | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, max_mae_increase: float | None) -> None:
+        object.__setattr__(
+            self,
+            "max_error_increase",
+            _with_legacy_limits(self.max_error_increase, {"max_mae_increase": max_mae_increase}),
+        )
         if self.objectives is not None and len(set(self.objectives)) != len(self.objectives):
             raise UserError(f"objectives: {list(self.objectives)} names one twice")
         if self.objectives == ():
             raise UserError("objectives: empty; give at least one, or leave the key out")
         if self.budget_ms is not None and self.budget_ms <= 0:
             raise UserError(f"budget_ms must be positive, got {self.budget_ms}")
-        if self.max_mae_increase is not None and self.max_mae_increase < 0:
-            raise UserError(f"max_mae_increase must be >= 0, got {self.max_mae_increase}")
+        for name, limit in self.max_error_increase.items():
+            if limit < 0:
+                raise UserError(f"max_error_increase.{name} must be >= 0, got {limit}")
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
         if self.recovery.count(self.trials) >= self.trials:
@@ -188,126 +190,35 @@ class StudyConfig:
         return "fx" if self.artifact == "torchscript" else "pt2e"
 
 
-def _convert(value: object, annotation: object, path: str) -> object:
-    """Check ``value`` against a field's type (YAML lists become tuples), naming ``path``."""
-    origin = typing.get_origin(annotation)
-    if origin in (types.UnionType, typing.Union):
-        options = typing.get_args(annotation)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(value, option, path)
-            except UserError as error:
-                errors.append(str(error))
-        raise UserError(errors[0])
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise UserError(f"{path}: expected a list, got {value!r}")
-        args = typing.get_args(annotation)
-        item_types = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
-        if len(item_types) != len(value):
-            raise UserError(f"{path}: expected {len(item_types)} items, got {len(value)}")
-        return tuple(
-            _convert(v, t, f"{path}[{i}]")
-            for i, (v, t) in enumerate(zip(value, item_types, strict=True))
-        )
-    if dataclasses.is_dataclass(annotation):
-        return _build(annotation, value, path)
-    if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if annotation in (int, str, bool) and type(value) is annotation:
-        return value
-    raise UserError(
-        f"{path}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}"
-    )
+def _with_legacy_limits(limits: object, legacy: dict[str, object]) -> object:
+    """``limits`` with the limit each legacy key in ``legacy`` sets (None: not set)."""
+    given = {LEGACY_ERROR_LIMITS[key]: v for key, v in legacy.items() if v is not None}
+    if not given or not isinstance(limits, dict):
+        return limits
+    return {**limits, **given}
 
 
-def _build(cls: type, values: object, path: str) -> object:
-    if not isinstance(values, dict):
-        raise UserError(f"{path or 'study'}: expected a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        where = f"{path}." if path else ""
-        raise UserError(f"unknown key {where}{unknown[0]}; allowed: {', '.join(sorted(names))}")
-    kwargs = {
-        key: _convert(value, hints[key], f"{path}.{key}" if path else key)
-        for key, value in values.items()
-    }
-    return cls(**kwargs)
-
-
-def load_study_config(path: str | Path) -> StudyConfig:
-    """Read a study YAML file, or :class:`UserError` naming the offending key."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"study file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise UserError(f"study file {path} is not valid YAML: {error}") from error
-    return _build(StudyConfig, values, "")
-
-
-def builtin_study_names() -> list[str]:
-    return sorted(path.stem for path in BUILTIN_STUDIES_DIR.glob("*.yaml"))
-
-
-def builtin_study(name: str) -> Path | None:
-    """The study file called ``name``: ``./studies/NAME.yaml`` if there is one, else the
-    built-in study of that name."""
-    for folder in (USER_STUDIES_DIR, BUILTIN_STUDIES_DIR):
-        path = folder / f"{name}.yaml"
-        if path.is_file():
-            return path
-    return None
-
-
-def study_config_from_dict(values: dict) -> StudyConfig:
-    """The inverse of ``dataclasses.asdict`` for a stored study definition."""
-    return _build(StudyConfig, values, "")
-
-
-def resolve_study_config(
-    name: str | None,
-    file: str | Path | None,
-    overrides: dict[str, object],
-    stored: dict | None = None,
-) -> StudyConfig:
-    """The definition a ``search`` run uses, then the command line's ``overrides`` (dotted
-    keys like ``data.path``; None means not given).
-
-    The base is ``file`` if given, else the ``stored`` definition of a study that exists
-    (so a study resumes with the settings it was created with), else the study file called
-    ``name`` (:func:`builtin_study`), else the defaults.
-    """
-    if file:
-        values = dataclasses.asdict(load_study_config(file))
-    elif stored is not None:
-        values = dataclasses.asdict(study_config_from_dict(stored))
-    else:
-        path = builtin_study(name or "default")
-        values = dataclasses.asdict(load_study_config(path) if path else StudyConfig())
-    if name:
-        values["name"] = name
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        section, _, field_name = key.rpartition(".")
-        (values[section] if section else values)[field_name] = value
-    return study_config_from_dict(values)
+def current_definition(stored: dict) -> dict:
+    """A stored study definition in today's keys: a legacy limit key (LEGACY_ERROR_LIMITS) of
+    a study created before limits were per objective becomes its ``max_error_increase``."""
+    legacy = {k: v for k, v in stored.items() if k in LEGACY_ERROR_LIMITS}
+    if not legacy:
+        return stored
+    definition = {k: v for k, v in stored.items() if k not in LEGACY_ERROR_LIMITS}
+    limits = definition.get("max_error_increase") or {}
+    definition["max_error_increase"] = _with_legacy_limits(limits, legacy)
+    return definition
 
 
 def with_task_objectives(config: StudyConfig, task_objectives: tuple[str, ...]) -> StudyConfig:
-    """``config`` with its objectives checked against what the model's task reports, or, when
-    the study names none, all of them."""
-    if config.max_mae_increase is not None and "mae" not in task_objectives:
-        raise UserError(f"max_mae_increase: preset {config.preset!r}'s task reports no MAE")
+    """``config`` with its objectives and error limits checked against what the model's task
+    reports; when the study names no objectives, all of them."""
+    for name in config.max_error_increase:
+        if name not in task_objectives:
+            raise UserError(
+                f"max_error_increase: preset {config.preset!r}'s task reports no "
+                f"{name.upper()} (its errors: {', '.join(task_objectives) or 'none'})"
+            )
     available = (*MEASURED_OBJECTIVES, *task_objectives)
     if config.objectives is None:
         return dataclasses.replace(config, objectives=available)

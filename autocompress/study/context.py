@@ -31,7 +31,7 @@ from autocompress.study.config import (
 )
 from autocompress.timing import TimingProtocol
 
-__all__ = ["SearchContext", "build_context", "compress"]
+__all__ = ["SearchContext", "build_context", "compress", "context_of"]
 
 
 def compress(
@@ -82,7 +82,7 @@ class SearchContext:
     calibration: torch.Tensor
     catalog: LayerCatalog
     evaluator: CostEvaluator
-    _baseline_mae: float | None = None
+    _baseline_errors: dict[str, float] | None = None
     _baseline_timing: tuple[float, float] | None = None  # (median ms, when: monotonic s)
 
     def note_baseline_latency(self, median_ms: float) -> None:
@@ -100,14 +100,14 @@ class SearchContext:
             self._baseline_timing = (self.evaluator.latency(data).median_ms, time.monotonic())
         return self._baseline_timing[0]
 
-    def baseline_mae(self) -> float:
-        """MAE of the uncompressed model, for the optional accuracy constraint."""
-        if self._baseline_mae is None:
+    def baseline_errors(self) -> dict[str, float]:
+        """The task's errors on the uncompressed model, for the optional error limits."""
+        if self._baseline_errors is None:
             task = self.evaluator.task
             if task is None:
                 raise ValueError("the accuracy constraint needs a task")
-            self._baseline_mae = evaluate_task(task, self.model).values["mae"]
-        return self._baseline_mae
+            self._baseline_errors = dict(evaluate_task(task, self.model).values)
+        return self._baseline_errors
 
 
 def build_context(
@@ -115,9 +115,17 @@ def build_context(
 ) -> SearchContext:
     """The context of ``config``'s model: its ``adapter`` if given (a Python API search),
     else the one its ``preset`` names."""
-    _check_device(config.accuracy_device)
+    _check_device(config.accuracy_device)  # before the model is looked up, let alone loaded
     adapter = adapter or adapter_for(model_settings(config, run_dir))
-    config = with_task_objectives(config, adapter.objectives)
+    return context_of(with_task_objectives(config, adapter.objectives), adapter, study)
+
+
+def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) -> SearchContext:
+    """The context of a ``config`` whose objectives are already resolved against ``adapter``
+    (with_task_objectives), as a search resolves them once."""
+    if config.objectives is None:
+        raise ValueError("context_of needs the objectives resolved (with_task_objectives)")
+    _check_device(config.accuracy_device)
     model, source = adapter.load()
     calibration = adapter.calibration(config.data.calibration_clips)
     wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
@@ -142,7 +150,7 @@ def build_context(
         artifact_format=ARTIFACT_FORMATS[config.artifact],
         command_timer=latency.timer(),
         budget_ms=config.budget_ms,
-        task=adapter.task() if scores_task or config.max_mae_increase is not None else None,
+        task=adapter.task() if scores_task or config.max_error_increase else None,
         screen_items=config.data.screen_videos,
     )
     return SearchContext(config, adapter, model, source, calibration, catalog, evaluator)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,11 +23,13 @@ from optuna.trial import TrialState
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
-from autocompress.errors import UserError
+from autocompress.data._atomic import write_atomically
+from autocompress.errors import UserError, first_line
 from autocompress.study.context import SearchContext, compress
-from autocompress.study.lifecycle import Feasibility, writable_dir
+from autocompress.study.feasibility import Feasibility
 from autocompress.study.pareto import feasible_front, pipeline_summary
 from autocompress.study.record import TrialRecord
+from autocompress.study.storage import writable_dir
 
 __all__ = [
     "PICKS",
@@ -69,7 +70,7 @@ PICKS = ("fastest", "smallest", "most-accurate")
 
 def pick_trial(study: optuna.Study, choice: str) -> int:
     """A trial number from ``choice``: a number, or the Pareto point that is ``fastest``,
-    ``smallest`` or ``most-accurate`` (lowest first task error: MAE for RepNet)."""
+    ``smallest`` or ``most-accurate`` (lowest first task error of the study)."""
     if choice.isdigit():
         return int(choice)
     if choice not in PICKS:
@@ -183,32 +184,14 @@ def _serialize_all(
 def _reason(error: Exception) -> str:
     """One line: TorchScript's interpreter puts the Python error it raised last, after the
     code that raised it; other errors say what went wrong first."""
+    if not isinstance(error, torch.jit.Error):
+        return first_line(error)
     lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
-    return lines[-1].strip() if isinstance(error, torch.jit.Error) else lines[0]
-
-
-def _write_together(out: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` under temporary names in ``out``, then rename them all into place."""
-    partial = {name: out / f".{name}.{os.getpid()}.partial" for name in files}
-    try:
-        for name, data in files.items():
-            with open(partial[name], "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-        for name, path in partial.items():
-            os.replace(path, out / name)
-    finally:
-        for path in partial.values():
-            path.unlink(missing_ok=True)
+    return lines[-1].strip()
 
 
 def export_trial(
-    study: optuna.Study,
-    number: int,
-    context: SearchContext,
-    out: Path,
-    overwrite: bool = False,
+    study: optuna.Study, number: int, context: SearchContext, out: Path, overwrite: bool = False
 ) -> ExportResult:
     """Rebuild, measure and write trial ``number`` into ``out`` (see the module's notes)."""
     trial = exportable_trial(study, number)
@@ -250,7 +233,7 @@ def export_trial(
     files = {paths[name].name: data for name, data in written.items()}
     files[metrics_file.name] = json.dumps(summary, indent=2).encode()
     try:
-        _write_together(out, files)
+        write_atomically({out / name: data for name, data in files.items()})
     except OSError as error:
         raise UserError(
             f"cannot write the export to {out}: {error.strerror}; no partial file was left "

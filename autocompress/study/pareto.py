@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from autocompress.compression import Pipeline
-from autocompress.study.lifecycle import Feasibility
-from autocompress.study.record import TrialRecord
+from autocompress.study.feasibility import Feasibility
+from autocompress.study.record import TrialRecord, baseline_trial
 
 __all__ = [
     "FrontRow",
     "FrontTable",
-    "baseline_trial",
     "feasible_front",
     "format_front",
     "front_table",
@@ -62,11 +61,6 @@ def feasible_front(study: optuna.Study) -> list[FrozenTrial]:
         if not any(_dominates(values[o.number], values[t.number]) for o in feasible)
     ]
     return sorted(front, key=lambda t: TrialRecord.of(t).latency_ms)
-
-
-def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return next((t for t in done if TrialRecord.of(t).baseline), None)
 
 
 def _row(trial: FrozenTrial, error_names: tuple[str, ...]) -> FrontRow:

@@ -2,8 +2,8 @@
 :func:`enqueue` write it.
 
 A trial's facts live in Optuna's user attributes, one per field below, under the field's name
-(so studies stored before this module read the same); the task's errors (``mae``, ``obo``,
-``top1_error``...) are stored flat under their own names and read back as ``errors``. A name
+(so studies stored before this module read the same); the task's errors are stored flat under
+their own names (whatever names the task reports) and read back as ``errors``. A name
 that is not a field is refused when written, so no module spells a key of its own.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["TrialRecord", "enqueue", "note"]
+__all__ = ["TrialRecord", "baseline_trial", "enqueue", "note"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,9 @@ def note(trial: optuna.Trial, **values: Any) -> None:
 def enqueue(study: optuna.Study, params: dict, **values: Any) -> None:
     """Queue a trial with fixed ``params`` and these TrialRecord fields already set."""
     study.enqueue_trial(params, user_attrs=_attributes(values), skip_if_exists=False)
+
+
+def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The study's finished baseline trial (the uncompressed model), if it has one."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return next((t for t in done if TrialRecord.of(t).baseline), None)

@@ -17,9 +17,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import FinetuneStep, Pipeline, technique_of
 from autocompress.study.config import StudyConfig
-from autocompress.study.lifecycle import counted_trials
 from autocompress.study.pareto import feasible_front
 from autocompress.study.record import TrialRecord, enqueue
+from autocompress.study.workers import counted_trials
 
 __all__ = ["queue_recovery", "with_recovery"]
 

@@ -1,0 +1,141 @@
+"""One trial: sample a pipeline, compress, measure, and store everything it learned on the
+trial (pipeline, metrics, time split, constraints, or the reason it failed).
+
+A trial that finds the study's total already reached (several workers share one study) ends as
+PRUNED, marked ``surplus``, without doing any work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+import optuna
+import torch
+from optuna.trial import FrozenTrial
+
+from autocompress.compression import Pipeline
+from autocompress.errors import first_line, typed_first_line
+from autocompress.spaces.pipeline_space import suggest_pipeline
+from autocompress.study.context import SearchContext, compress
+from autocompress.study.feasibility import Feasibility
+from autocompress.study.latency_prediction import LatencyFit, eager_ms
+from autocompress.study.record import TrialRecord, note
+from autocompress.study.recovery import with_recovery
+from autocompress.study.screening import front_screen
+from autocompress.study.workers import counted_trials, worker_id
+
+__all__ = ["TrialFailed", "run_trial"]
+
+# Error values of a trial the task did not score (over budget, screened out): such trials are
+# infeasible, so these never reach the Pareto front.
+UNSCORED_ERROR = 1.0
+MAX_WARNINGS = 20
+_log = logging.getLogger(__name__)  # each trial's library warnings at DEBUG
+
+
+class TrialFailed(Exception):
+    """A pipeline that could not be applied or evaluated; the reason is on the trial."""
+
+
+def _feasibility(context: SearchContext) -> Feasibility:
+    """The study's limits, against the baseline as this worker measures it."""
+    config = context.config
+    limits = config.max_error_increase
+    return Feasibility(
+        budget_ms=config.budget_ms,
+        max_error_increase=limits,
+        baseline_errors=context.baseline_errors() if limits else {},
+    )
+
+
+def _skip_if_predicted_over_budget(
+    trial: optuna.Trial,
+    trials: list[FrozenTrial],
+    model: torch.nn.Module,
+    context: SearchContext,
+) -> None:
+    """Time one eager forward; end the trial as PRUNED if the study's own trials predict its
+    latency far over the budget (autocompress.study.latency_prediction)."""
+    budget_ms = context.config.budget_ms
+    with context.evaluator.lock.exclusive():
+        eager = eager_ms(model, context.evaluator.example, context.config.latency.threads)
+    note(trial, eager_ms=eager)
+    fit = LatencyFit.of(trials)
+    if TrialRecord.of(trial).baseline or fit is None or not fit.far_over(eager, budget_ms):
+        return
+    predicted = fit.predict_ms(eager)
+    note(trial, predicted_latency_ms=predicted)
+    for key, value in Feasibility(budget_ms=budget_ms).constraints(latency_ms=predicted).items():
+        trial.set_constraint(key, value)
+    raise optuna.TrialPruned(f"latency predicted {predicted:.0f} ms, budget {budget_ms:g} ms")
+
+
+def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
+    """The objective: sample, compress, measure; returns the configured objective values."""
+    config = context.config
+    trials = trial.study.get_trials(deepcopy=False)
+    if counted_trials(trials, before=trial.number) >= config.trials:
+        note(trial, surplus=True)
+        raise optuna.TrialPruned("the study already has its trials")
+    note(trial, worker=worker_id())
+    record = TrialRecord.of(trial)
+    if record.baseline:
+        pipeline = Pipeline(steps=[])
+    else:
+        pipeline = suggest_pipeline(trial, context.catalog, config.space)
+    if record.recovers is not None:
+        pipeline = with_recovery(pipeline, config.recovery.step())
+    note(trial, pipeline=pipeline.to_dict())
+    # Library warnings (ratios that round to nothing, clipped ranks) belong to the trial.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            started = time.perf_counter()
+            with context.evaluator.lock.shared():
+                model, _ = compress(
+                    context.model, pipeline, context.calibration, context.config.accuracy_device
+                )
+            compressed = time.perf_counter()
+            if config.budget_ms is not None:
+                _skip_if_predicted_over_budget(trial, trials, model, context)
+            screen = front_screen(trial.study, config.objectives) if pipeline.steps else None
+            metrics = context.evaluator(model, screen)
+            if not pipeline.steps:  # this is the baseline: its timing is the reference
+                context.note_baseline_latency(metrics.latency_ms)
+            baseline_ms = context.baseline_latency_ms()
+            feasibility = _feasibility(context)
+        except optuna.TrialPruned:
+            raise
+        except Exception as error:  # any failure of a sampled pipeline is that trial's result
+            note(trial, fail_reason=typed_first_line(error))
+            raise TrialFailed(typed_first_line(error)) from error
+        finally:
+            messages = list(dict.fromkeys(first_line(w.message) for w in caught))
+            if messages:
+                note(trial, warnings=messages[:MAX_WARNINGS])
+            for message in messages:  # shown by `autocompress -v`
+                _log.debug("trial %d warned: %s", trial.number, message)
+    seconds = {"compression": compressed - started, **metrics.seconds}
+    task_names = context.adapter.objectives  # every error the task reports, objective or not
+    errors = metrics.errors or dict.fromkeys(task_names, UNSCORED_ERROR)
+    note(
+        trial,
+        latency_ms=metrics.latency_ms,
+        latency_spread_ms=metrics.latency_spread_ms,
+        baseline_ms=baseline_ms,
+        speedup=baseline_ms / metrics.latency_ms,
+        size_mib=metrics.size_mib,
+        errors={name: (metrics.errors or {}).get(name) for name in task_names},
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )
+    if metrics.screened is not None:
+        # Stopped after its first items: their errors, not the whole set's.
+        screened = metrics.screened
+        note(trial, screened={"items": screened.items, **screened.values})
+        trial.set_constraint("screened_out", 1.0)
+    for key, value in feasibility.constraints(latency_ms=metrics.latency_ms, errors=errors).items():
+        trial.set_constraint(key, value)
+    values = {"latency": metrics.latency_ms, "size": metrics.size_mib, **errors}
+    return [values[name] for name in config.objectives]
