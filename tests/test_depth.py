@@ -100,10 +100,18 @@ def test_a_study_searches_exports_and_summarises_depth(tmp_path, capsys):
     assert main(["search", "--config", str(study_file), *common, "--no-progress"]) == 0
     table = capsys.readouterr().out
     assert "drop " in table and " blocks" in table
-    out = tmp_path / "out"
-    assert main(["export", *common, "--trial", "fastest", "--out", str(out)]) == 0
-    (metrics,) = out.glob("*.json")
-    steps = json.loads(metrics.read_text())["pipeline"]["steps"]
-    assert any("depth" in step for step in steps)
-    artifact = load_artifact(next(out.glob("*.pt")))
-    assert artifact(digits_split(held_out=True)[0][:4]).shape == (4, 10)
+    # Every trial but the baseline drops blocks (orders D and DQ), so the smallest point, picked
+    # by size and not by a measured latency, holds a depth step and is smaller than the baseline.
+    exported = {}
+    for pick in ("smallest", "0"):
+        out = tmp_path / f"out-{pick}"
+        assert main(["export", *common, "--trial", pick, "--out", str(out)]) == 0
+        (metrics,) = out.glob("*.json")
+        exported[pick] = json.loads(metrics.read_text())
+        artifact = load_artifact(next(out.glob("*.pt")))
+        assert artifact(digits_split(held_out=True)[0][:4]).shape == (4, 10)
+    smallest, baseline = exported["smallest"], exported["0"]
+    assert smallest["trial"] != 0 and baseline["pipeline"]["steps"] == []
+    (depth, *_) = smallest["pipeline"]["steps"]
+    assert set(depth) == {"depth"} and depth["depth"]["blocks"]
+    assert smallest["trial_metrics"]["size_mib"] < baseline["trial_metrics"]["size_mib"]
