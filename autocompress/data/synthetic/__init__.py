@@ -1,0 +1,31 @@
+"""Procedural repetition videos, deterministic per seed: the data the tool runs on without QUVA.
+
+A *scene* is sampled first (every per-frame trajectory, colour and camera offset as arrays), then
+rendered in chunks with vectorised numpy, so long videos never sit in memory as floats and the
+same sampler also yields labelled training clips (:func:`make_training_clip`).
+
+Every video has one *actor*: one or more shapes driven by a shared repetition phase (swinging,
+orbiting, bouncing, pulsing, pendulum swings, colour cycles, with a slowly drifting tempo).
+Around it: a textured background, non-periodic distractor shapes, camera shake, flicker, pixel
+noise, and a lead-in/out where the actor glides in or away without repeating. Annotations follow
+QUVA: the frame indices where each repetition ends, so the count is the number of completed ones.
+
+The pieces, bottom up: ``style`` (the knobs, colours), ``timeline`` (when and how fast it
+repeats), ``sprites`` (actor motions, distractors), ``scene`` (sampling everything), ``render``
+(pixels, training clips) and ``dataset`` (mp4 + annotation files).
+"""
+
+from autocompress.data.synthetic.dataset import SynthVideo, generate_dataset, write_video
+from autocompress.data.synthetic.render import TrainingClip, make_training_clip
+from autocompress.data.synthetic.style import MOTIONS, SHAPES, SynthStyle
+
+__all__ = [
+    "MOTIONS",
+    "SHAPES",
+    "SynthStyle",
+    "SynthVideo",
+    "TrainingClip",
+    "generate_dataset",
+    "make_training_clip",
+    "write_video",
+]

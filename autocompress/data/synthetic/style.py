@@ -1,0 +1,77 @@
+"""What generated videos look like: the style knobs and the colours drawn from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SHAPES = ("disc", "ring", "square", "bar", "triangle", "cross")
+MOTIONS = ("swing", "orbit", "bounce", "pulse", "pendulum", "hue")
+
+
+@dataclass(frozen=True)
+class SynthStyle:
+    """How generated videos look and how long they are; vary it to make held-out sets.
+
+    Amplitudes (``texture``, ``noise``, ``shake``, ``flicker``) are on a 0..1 intensity scale or
+    in fractions of the frame's short side, and are the maxima reached at difficulty 1.
+    """
+
+    size: tuple[int, int] = (160, 120)  # width, height of written videos
+    fps: int = 25
+    frames: tuple[int, int] = (64, 400)  # video length range
+    periods: tuple[float, float] = (3.0, 96.0)  # frames per repetition (videos)
+    shapes: tuple[str, ...] = SHAPES
+    motions: tuple[str, ...] = MOTIONS
+    shape_radius: tuple[float, float] = (0.07, 0.15)  # of the short side
+    hues: tuple[float, float] = (0.0, 1.0)  # hue interval colours are drawn from (wraps at 1)
+    saturation: tuple[float, float] = (0.35, 0.9)
+    texture: float = 0.18
+    noise: float = 0.04
+    shake: float = 0.02
+    flicker: float = 0.08
+    max_actors: int = 3  # shapes repeating in lock-step
+    max_distractors: int = 2
+    tempo_drift: float = 0.15  # largest relative change of the period across a video
+    lead: float = 0.3  # largest share of a video without repetition (lead-in + lead-out)
+
+    def __post_init__(self) -> None:
+        width, height = self.size
+        problems = []
+        if min(width, height) < 16:
+            problems.append(f"size must be at least 16x16, got {width}x{height}")
+        if self.fps < 1:
+            problems.append(f"fps must be >= 1, got {self.fps}")
+        if not 1 <= self.frames[0] <= self.frames[1]:
+            problems.append(f"frames must be an increasing range >= 1, got {self.frames}")
+        if not 2 <= self.periods[0] <= self.periods[1]:
+            problems.append(f"periods must be an increasing range >= 2, got {self.periods}")
+        unknown = set(self.shapes) - set(SHAPES) or set(self.motions) - set(MOTIONS)
+        if unknown or not self.shapes or not self.motions:
+            problems.append(f"shapes/motions must be non-empty subsets of {SHAPES}, {MOTIONS}")
+        if self.max_actors < 1 or self.max_distractors < 0:
+            problems.append("need max_actors >= 1 and max_distractors >= 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Vectorised HSV -> RGB; inputs broadcast, output ... x 3."""
+    k = (np.stack(np.broadcast_arrays(h, h, h), -1) * 6 + np.array([5.0, 3.0, 1.0])) % 6
+    ramp = np.clip(np.minimum(k, 4 - k), 0, 1)
+    return (v[..., None] - v[..., None] * s[..., None] * ramp).astype(np.float32)
+
+
+def color(rng: np.random.Generator, style: SynthStyle, value: float) -> np.ndarray:
+    """An RGB colour of brightness ``value`` with hue and saturation from the style's ranges."""
+    hue = (style.hues[0] + rng.random() * ((style.hues[1] - style.hues[0]) % 1 or 1)) % 1
+    saturation = rng.uniform(*style.saturation)
+    return _hsv_to_rgb(np.array(hue), np.array(saturation), np.array(value))
+
+
+def contrasting(rng: np.random.Generator, background_value: float) -> float:
+    """A brightness clearly apart from the background's, so shapes stay visible."""
+    gap = rng.uniform(0.3, 0.5)
+    up = background_value + gap <= 1 or background_value < 0.5
+    return float(np.clip(background_value + gap if up else background_value - gap, 0, 1))
