@@ -11,8 +11,8 @@ import torch
 
 from autocompress.cli import main
 from autocompress.compression import FinetuneStep, Pipeline, PipelineError, PruneStep, apply
-from autocompress.compression.recovery import recover as recovery
-from autocompress.compression.recovery.teacher_outputs import TeacherOutputs
+from autocompress.compression.finetune import recover as recovery
+from autocompress.compression.finetune.teacher_outputs import TeacherOutputs
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.models.repnet.distillation import RepNetDistillation
 from autocompress.models.repnet.network import PRESETS, RepNet

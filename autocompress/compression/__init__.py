@@ -4,26 +4,20 @@ Each technique is one module registered in :mod:`autocompress.compression.regist
 
 # The shipped techniques register themselves when imported (autocompress.compression.registry).
 from autocompress.compression import depth, finetune, prune, quantization, tensorize  # noqa: F401
+from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.layers import decomposable_layers, quantizable_layers
 from autocompress.compression.pipeline import Pipeline, StepInputs, apply, apply_pipeline
+from autocompress.compression.prune.step import PrunedLayer, PruneStep
+from autocompress.compression.quantization.step import QuantizedLayer, QuantizeStep
 from autocompress.compression.registry import Technique, register, technique_of, techniques
-from autocompress.compression.steps import (
-    FinetuneStep,
-    PipelineError,
-    PrunedLayer,
-    PruneStep,
-    QuantizedLayer,
-    QuantizeStep,
-    StepReport,
-    TensorizedLayer,
-    TensorizeStep,
-)
+from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.compression.structure import (
     ModelStructure,
     prunable_groups,
     register_structure,
     structure_of,
 )
+from autocompress.compression.tensorize.step import TensorizedLayer, TensorizeStep
 
 __all__ = [
     "FinetuneStep",

@@ -22,7 +22,7 @@ from torch import nn
 
 from autocompress.compression.names import Names
 from autocompress.compression.registry import StepInputs, technique_of, techniques
-from autocompress.compression.steps import PipelineError, QuantizeStep, Step, StepReport
+from autocompress.compression.steps import PipelineError, Step, StepReport
 
 __all__ = ["Pipeline", "StepInputs", "apply", "apply_pipeline"]
 
@@ -48,10 +48,6 @@ def apply_pipeline(
     """Validate, then apply every step in order to a deep copy of ``model``; ``model`` itself
     is the teacher of any finetune step, which trains on ``device``."""
     pipeline.validate(model)
-    if calibration is None and any(
-        isinstance(s, QuantizeStep) and s.mode == "static" for s in pipeline.steps
-    ):
-        raise PipelineError("static quantization needs calibration clips to observe ranges")
     teacher = model
     model = copy.deepcopy(model)
     reports = []

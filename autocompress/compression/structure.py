@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import nn
 
 from autocompress.compression.layers import per_layer_groups
-
-if TYPE_CHECKING:
-    from autocompress.compression.recovery.distillation import Distillation
 
 __all__ = ["ModelStructure", "prunable_groups", "register_structure", "structure_of"]
 
@@ -42,7 +39,9 @@ class ModelStructure:
     # Module type -> a ``torch_pruning.pruner.BasePruningFunc`` for it (see torch-pruning).
     custom_pruners: Mapping[type, Any] = field(default_factory=lambda: MappingProxyType({}))
     # How recovery distils this model; None: its outputs matched on the calibration inputs.
-    distillation: Distillation | None = None
+    # A finetune Distillation (autocompress.compression.finetune.distillation), which reads
+    # this structure: typed loosely so the two modules do not import each other.
+    distillation: Any = None
     # Residual blocks that compute input + branch(input), same shape: depth pruning may
     # replace them by the identity (autocompress.compression.depth).
     removable_blocks: Callable[[nn.Module], list[str]] = no_blocks

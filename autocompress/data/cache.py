@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from autocompress.cache import CACHE_ENV, cache_root
-from autocompress.data._atomic import atomic_path
+from autocompress.files import atomic_path
 
 __all__ = ["CACHE_ENV", "VideoCache", "default_cache_dir"]
 

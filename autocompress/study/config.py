@@ -13,8 +13,8 @@ from pathlib import Path
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
+from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.quantization import QUANTIZATION_BACKENDS
-from autocompress.compression.steps import FinetuneStep
 from autocompress.errors import UserError
 from autocompress.models.registry import ModelSettings
 from autocompress.spaces.config import SpaceConfig

@@ -23,8 +23,8 @@ from optuna.trial import TrialState
 
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
-from autocompress.data._atomic import write_atomically
 from autocompress.errors import UserError, first_line
+from autocompress.files import write_atomically
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.pareto import feasible_front, pipeline_summary

@@ -5,9 +5,9 @@ The transform is in ``transform.py``, the search-space part in ``space.py``.
 
 from autocompress.compression.names import Names
 from autocompress.compression.prune import space
+from autocompress.compression.prune.step import PruneStep
 from autocompress.compression.prune.transform import kept_channels, prune
 from autocompress.compression.registry import Technique, register
-from autocompress.compression.steps import PruneStep
 
 __all__ = ["kept_channels", "prune"]
 

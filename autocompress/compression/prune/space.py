@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import optuna
 
-from autocompress.compression.steps import PruneStep
+from autocompress.compression.prune.step import PruneStep
 
 __all__ = ["point_params", "suggest", "tapered"]
 

@@ -15,7 +15,8 @@ import torch_pruning as tp
 from torch import nn
 
 from autocompress.compression.calibration import example_input
-from autocompress.compression.steps import PipelineError, PrunedLayer, PruneStep, StepReport
+from autocompress.compression.prune.step import PrunedLayer, PruneStep
+from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.compression.structure import prunable_groups, structure_of
 
 __all__ = ["prune"]

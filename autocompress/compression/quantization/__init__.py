@@ -21,8 +21,9 @@ from autocompress.compression.names import Names
 from autocompress.compression.quantization import space
 from autocompress.compression.quantization.fx import FxBackend
 from autocompress.compression.quantization.pt2e import Pt2eBackend
+from autocompress.compression.quantization.step import QuantizedLayer, QuantizeStep
 from autocompress.compression.registry import Technique, register
-from autocompress.compression.steps import PipelineError, QuantizedLayer, QuantizeStep, StepReport
+from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.registry import Registry
 
 __all__ = ["QUANTIZATION_BACKENDS", "QuantizationBackend", "quantization_backend", "quantize"]

@@ -32,7 +32,7 @@ from torch.ao.quantization import (
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from autocompress.compression.calibration import example_input
-from autocompress.compression.steps import QuantizedLayer
+from autocompress.compression.quantization.step import QuantizedLayer
 
 __all__ = ["FxBackend", "is_quantized"]
 

@@ -20,7 +20,7 @@ from torch import nn
 from torch.fx import GraphModule, Interpreter, Node
 
 from autocompress.compression.calibration import example_input
-from autocompress.compression.steps import QuantizedLayer
+from autocompress.compression.quantization.step import QuantizedLayer
 
 __all__ = ["Pt2eBackend"]
 

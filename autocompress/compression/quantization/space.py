@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import optuna
 
-from autocompress.compression.steps import QuantizeStep
+from autocompress.compression.quantization.step import QuantizeStep
 
 __all__ = ["point_params", "suggest"]
 

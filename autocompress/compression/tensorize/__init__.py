@@ -8,8 +8,8 @@ from torch import nn
 
 from autocompress.compression.names import Names
 from autocompress.compression.registry import Technique, register
-from autocompress.compression.steps import TensorizeStep
 from autocompress.compression.tensorize import space
+from autocompress.compression.tensorize.step import TensorizeStep
 from autocompress.compression.tensorize.transform import factor_names, tensorize
 
 __all__ = ["factor_names", "tensorize"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import optuna
 
-from autocompress.compression.steps import TensorizeStep
+from autocompress.compression.tensorize.step import TensorizeStep
 
 __all__ = ["FRACTION", "SKIP", "VBMF", "point_params", "suggest"]
 

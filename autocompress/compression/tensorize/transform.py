@@ -21,14 +21,9 @@ import torch
 from torch import nn
 
 from autocompress.compression.layers import decomposable_layers, replace_module
-from autocompress.compression.steps import (
-    PipelineError,
-    Rank,
-    StepReport,
-    TensorizedLayer,
-    TensorizeStep,
-)
+from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.compression.tensorize import factorize
+from autocompress.compression.tensorize.step import Rank, TensorizedLayer, TensorizeStep
 
 __all__ = ["factor_names", "tensorize"]
 

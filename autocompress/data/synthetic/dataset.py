@@ -73,7 +73,7 @@ def generate_dataset(
     out: str | Path,
     videos: int,
     seed: int = 0,
-    style: SynthStyle = SynthStyle(),  # noqa: B008  frozen, so one shared default is safe
+    style: SynthStyle = SynthStyle(),
     overwrite: bool = False,
     progress: bool = False,
 ) -> list[SynthVideo]:

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autocompress.compression.finetune.distillation import OutputDistillation
 from autocompress.compression.layers import output_layer
-from autocompress.compression.recovery.distillation import OutputDistillation
 from autocompress.compression.structure import ModelStructure, register_structure
 
 __all__ = [

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autocompress.compression.steps import FinetuneStep, PipelineError
+from autocompress.compression.finetune.step import FinetuneStep
+from autocompress.compression.steps import PipelineError
 from autocompress.data.cache import VideoCache
 from autocompress.data.decode import UnreadableVideo, decode_video, to_model_input
 from autocompress.models.repnet.clips import Batch, CurriculumConfig, training_batches

@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from autocompress.compression.recovery.loop import optimize
+from autocompress.compression.finetune.loop import optimize
 from autocompress.errors import UserError
+from autocompress.files import atomic_path
 from autocompress.models.repnet.clips import Batch, CurriculumConfig, training_batches
 from autocompress.models.repnet.network import PRESETS, RepNet
 from autocompress.models.repnet.weights import load_model, save_checkpoint
@@ -113,19 +114,16 @@ def _checkpoint_path(out: Path) -> Path:
 
 def _save_state(path: Path, model, optimizer, step: int, config: TrainingConfig, seconds: float):
     """Write atomically so a kill during the write leaves the previous checkpoint intact."""
-    partial = path.with_name(path.name + ".partial")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "rng": torch.get_rng_state(),  # dropout draws from it
-            "config": asdict(config),
-            "seconds": seconds,
-        },
-        partial,
-    )
-    os.replace(partial, path)
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "rng": torch.get_rng_state(),  # dropout draws from it
+        "config": asdict(config),
+        "seconds": seconds,
+    }
+    with atomic_path(path) as partial:
+        torch.save(state, partial)
 
 
 def train(

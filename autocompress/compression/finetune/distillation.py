@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autocompress.compression.steps import FinetuneStep, PipelineError
+from autocompress.compression.finetune.step import FinetuneStep
+from autocompress.compression.steps import PipelineError
 
 __all__ = ["Distillation", "OutputDistillation"]
 

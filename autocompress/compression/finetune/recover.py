@@ -28,10 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from autocompress.compression.recovery.distillation import Distillation, OutputDistillation
-from autocompress.compression.recovery.loop import optimize
-from autocompress.compression.recovery.teacher_outputs import HELD, TeacherOutputs, TeacherOutputsOf
-from autocompress.compression.steps import FinetuneStep, PipelineError, RecoveryLog, StepReport
+from autocompress.compression.finetune.distillation import Distillation, OutputDistillation
+from autocompress.compression.finetune.loop import optimize
+from autocompress.compression.finetune.step import FinetuneStep, RecoveryLog
+from autocompress.compression.finetune.teacher_outputs import HELD, TeacherOutputs, TeacherOutputsOf
+from autocompress.compression.steps import PipelineError, StepReport
 
 __all__ = ["recover", "reestimate_batch_norms"]
 
