@@ -32,6 +32,7 @@ from torch import nn
 from autocompress.compression.structure import register_structure, structure_of
 from autocompress.errors import UserError
 from autocompress.evaluators.task import FunctionTask, Task
+from autocompress.inputs import as_inputs, batch_size
 from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 from autocompress.study.config import StudyConfig
 from autocompress.study.context import build_context
@@ -71,7 +72,7 @@ def _task(
 
 def search(
     model: nn.Module,
-    example_inputs: torch.Tensor,
+    example_inputs: torch.Tensor | Sequence[torch.Tensor],
     evaluate: Task | Callable[[nn.Module], Any] | None = None,
     objectives: Sequence[str] | None = None,
     *,
@@ -80,23 +81,25 @@ def search(
     storage: str | None = None,
     run_dir: str | Path = "runs",
     name: str = "custom",
-    calibration: torch.Tensor | None = None,
+    calibration: torch.Tensor | Sequence[torch.Tensor] | None = None,
     prune_groups: Callable[[nn.Module], dict[str, list[str]]] | None = None,
     settings: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> SearchResult:
     """Search how to compress ``model`` (see the module notes); returns when the study has
-    ``trials`` trials. ``settings`` sets any other study key (``{"sampler": "random",
+    ``trials`` trials. ``example_inputs`` (and ``calibration``) are the model's positional
+    arguments, as ``torch.export`` takes them: a tuple of tensors, batch first (a lone tensor
+    for a model of one input). ``settings`` sets any other study key (``{"sampler": "random",
     "latency": {"threads": 2}}``; see ``autocompress/studies/default.yaml``)."""
     if not isinstance(model, nn.Module):
         raise UserError(f"model must be a torch.nn.Module, not {type(model).__name__}")
-    if not torch.is_tensor(example_inputs) or example_inputs.dim() < 1:
-        raise UserError("example_inputs must be a tensor with the batch dimension first")
+    inputs = as_inputs(example_inputs)
+    calibration_inputs = None if calibration is None else as_inputs(calibration, "calibration")
     if prune_groups is not None:  # kept with the rest of the family's structure
         structure = dataclasses.replace(structure_of(model), prune_groups=prune_groups)
         register_structure(type(model), structure)
-    adapter = ModuleAdapter(model, example_inputs, _task(evaluate, objectives), calibration)
-    samples = len(calibration if calibration is not None else example_inputs)
+    adapter = ModuleAdapter(model, inputs, _task(evaluate, objectives), calibration_inputs)
+    samples = batch_size(calibration_inputs or inputs)
     values: dict[str, Any] = {
         "name": name,
         "preset": adapter.name,

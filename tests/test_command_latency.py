@@ -3,6 +3,7 @@ local runner in its own process; a failing command fails its trial, not the stud
 
 import dataclasses
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,23 +26,23 @@ PROTOCOL = TimingProtocol(warmup=1, runs=4, threads=1)
 
 
 @pytest.fixture(scope="module")
-def artifact() -> tuple[bytes, tuple[int, ...]]:
+def artifact() -> tuple[bytes, tuple[torch.Tensor, ...]]:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).eval()
-    example = torch.randn(1, 3, 16, 16)
-    return ARTIFACT_FORMATS["torchscript"].serialize(model, example), tuple(example.shape)
+    example = (torch.randn(1, 3, 16, 16),)
+    return ARTIFACT_FORMATS["torchscript"].serialize(model, example), example
 
 
 def test_the_local_runner_times_a_real_artifact(artifact):
-    data, shape = artifact
-    timing = CommandTimer(RUNNER)(data, ".pt", PROTOCOL, shape)
+    data, example = artifact
+    timing = CommandTimer(RUNNER)(data, ".pt", PROTOCOL, example)
     assert timing.runs == 4 and 0 < timing.min_ms <= timing.median_ms
 
 
 def test_units_are_converted_to_milliseconds(artifact):
-    data, shape = artifact
+    data, example = artifact
     timer = CommandTimer("echo 'per iter: 2500' # {artifact}", r"per iter: ([0-9]+)", "us")
-    assert timer(data, ".pt", PROTOCOL, shape).median_ms == 2.5
+    assert timer(data, ".pt", PROTOCOL, example).median_ms == 2.5
 
 
 @pytest.mark.parametrize(
@@ -53,9 +54,9 @@ def test_units_are_converted_to_milliseconds(artifact):
     ],
 )
 def test_a_failing_command_says_what_the_device_said(artifact, command, message):
-    data, shape = artifact
+    data, example = artifact
     with pytest.raises(LatencyCommandFailed, match=message):
-        CommandTimer(command)(data, ".pt", PROTOCOL, shape)
+        CommandTimer(command)(data, ".pt", PROTOCOL, example)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +88,25 @@ def test_a_failing_command_fails_its_trial_not_the_study(tiny_set, tmp_path):
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert "device offline" in study.trials[1].user_attrs["fail_reason"]
     assert all(t.user_attrs["latency_ms"] > 0 for t in study.trials if t.values)
+
+
+class _TokensAndMask(nn.Module):
+    """Two inputs of two types, as a text encoder takes them."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return (self.embed(ids) * mask.unsqueeze(-1)).sum(1)
+
+
+def test_the_local_runner_times_a_model_of_two_inputs_of_their_types():
+    model = _TokensAndMask().eval()
+    example = (torch.zeros(1, 6, dtype=torch.int64), torch.ones(1, 6))
+    data = ARTIFACT_FORMATS["torchscript"].serialize(model, example)
+    command = RUNNER + " --input-type {input_type}"
+    timer = CommandTimer(command)
+    said = timer.command(Path("m.pt"), PROTOCOL, example)
+    assert "--input-shape '1,6;1,6' --input-type 'int64;float'" in said  # quoted for the shell
+    assert timer(data, ".pt", PROTOCOL, example).runs == PROTOCOL.runs

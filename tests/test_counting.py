@@ -213,7 +213,7 @@ def test_an_int8_repnet_graph_encodes_each_frame_once_with_the_same_outputs(rand
         if isinstance(module, nn.Conv2d | nn.Linear) and not name.startswith("periodicity")
     ]
     calibration = random_clips(random_repnet_s, 2)
-    int8 = FxBackend().quantize(random_repnet_s, layers, "static", calibration)
+    int8 = FxBackend().quantize(random_repnet_s, layers, "static", (calibration,))
     assert isinstance(int8, fx.GraphModule) and frame_split(int8) is not None
     with quantized_engine():
         _assert_each_frame_encoded_once_with_the_same_outputs(

@@ -11,7 +11,7 @@ import torch
 
 from autocompress.cli import main
 from autocompress.compression import FinetuneStep, Pipeline, PipelineError, PruneStep, apply
-from autocompress.compression.finetune import recover as recovery
+from autocompress.compression.finetune import engine as recovery
 from autocompress.compression.finetune.teacher_outputs import TeacherOutputs
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.models.repnet.distillation import RepNetDistillation

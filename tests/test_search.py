@@ -193,7 +193,8 @@ def test_an_int8_trial_of_a_pt2_study_exports_as_pt2_and_torchscript(videos, tmp
     model, _ = compress(
         context.model, Pipeline.from_dict(trial.user_attrs["pipeline"]), context.calibration
     )
-    clip = context.calibration[:1]
+    (clip,) = context.calibration
+    clip = clip[:1]
     with torch.no_grad():
         expected = model(clip)
         for path in result.artifacts.values():

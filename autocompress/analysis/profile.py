@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from autocompress.inputs import Inputs, as_inputs
 from autocompress.timing import Timing, TimingProtocol, measure
 
 __all__ = ["ModelProfile", "PartProfile", "plot_profile", "profile_model"]
@@ -61,7 +62,7 @@ class ModelProfile:
 
 
 def _captured_inputs(
-    model: nn.Module, example: torch.Tensor, names: set[str]
+    model: nn.Module, example: Inputs, names: set[str]
 ) -> dict[str, tuple[torch.Tensor, ...]]:
     """The positional inputs each submodule in ``names`` receives during one forward pass."""
     captured: dict[str, tuple[torch.Tensor, ...]] = {}
@@ -73,7 +74,7 @@ def _captured_inputs(
     ]
     try:
         with torch.no_grad():
-            model(example)
+            model(*example)
     finally:
         for handle in handles:
             handle.remove()
@@ -101,13 +102,14 @@ def _chain(modules: list[nn.Module], inputs: tuple[torch.Tensor, ...]) -> Callab
 
 def profile_model(
     model: nn.Module,
-    example: torch.Tensor,
+    example: torch.Tensor | Inputs,
     parts: dict[str, tuple[str, ...]] | None = None,
     protocol: TimingProtocol = TimingProtocol(),
 ) -> ModelProfile:
     """Time and size each part of ``model``: a part is a chain of submodules (by name), each
     fed the previous one's output, the first what it receives inside a forward pass on
     ``example``. ``parts`` None: every top-level child on its own."""
+    example = as_inputs(example)
     model = model.eval()
     if parts is None:
         parts = {name: (name,) for name, _ in model.named_children()}
@@ -127,7 +129,7 @@ def profile_model(
                 macs=_macs(run),
             )
         )
-    return ModelProfile(parts=tuple(profiles), total=measure(lambda: model(example), protocol))
+    return ModelProfile(parts=tuple(profiles), total=measure(lambda: model(*example), protocol))
 
 
 def plot_profile(profile: ModelProfile, path: Path, title: str) -> None:

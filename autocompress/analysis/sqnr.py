@@ -16,6 +16,7 @@ from torch import nn
 
 from autocompress.compression.layers import quantizable_layers
 from autocompress.compression.quantization import quantization_backend
+from autocompress.inputs import Inputs, as_inputs, split
 
 __all__ = ["LayerSQNR", "layer_sqnr", "layers_above"]
 
@@ -30,12 +31,13 @@ class LayerSQNR:
 @torch.no_grad()
 def layer_sqnr(
     model: nn.Module,
-    calibration: torch.Tensor,
+    calibration: torch.Tensor | Inputs,
     layers: list[str] | None = None,
     backend: str = "fx",
 ) -> list[LayerSQNR]:
     """SQNR (dB) of each of ``layers`` (default: all the backend quantizes), highest first."""
     quantizer = quantization_backend(backend)
+    calibration = as_inputs(calibration, "calibration")
     if layers is None:
         candidates = quantizable_layers(model)
         layers = [n for n in candidates if quantizer.can_quantize(model.get_submodule(n))]
@@ -44,9 +46,9 @@ def layer_sqnr(
     names = [name for name in layers if kinds[name].quantized]
     signal = dict.fromkeys(names, 0.0)
     noise = dict.fromkeys(names, 0.0)
-    for clip in calibration.split(1):
-        expected = quantizer.layer_outputs(reference, names, clip)
-        approximate = quantizer.layer_outputs(quantized, names, clip)
+    for sample in split(calibration):
+        expected = quantizer.layer_outputs(reference, names, sample)
+        approximate = quantizer.layer_outputs(quantized, names, sample)
         for name in names:
             signal[name] += expected[name].double().square().sum().item()
             noise[name] += (expected[name] - approximate[name]).double().square().sum().item()

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from autocompress.backends.formats import ARTIFACT_FORMATS, zip_entries
+from autocompress.inputs import Inputs, as_inputs
 
 __all__ = ["AOTInductor", "is_aoti_package"]
 
@@ -35,8 +36,9 @@ class AOTInductor:
     settle_runs = 2  # the first run allocates; compiled code has no profiling phase
 
     @torch.no_grad()
-    def serialize(self, model: nn.Module, example: torch.Tensor) -> bytes:
-        program = torch.export.export(model.eval(), (example.clone(),))
+    def serialize(self, model: nn.Module, example: torch.Tensor | Inputs) -> bytes:
+        example = tuple(item.clone() for item in as_inputs(example))
+        program = torch.export.export(model.eval(), example)
         with tempfile.TemporaryDirectory() as folder, torch._inductor.config.patch(freezing=True):
             path = torch._inductor.aoti_compile_and_package(
                 program, package_path=str(Path(folder) / "model.pt2")

@@ -3,12 +3,15 @@ host cannot load), and the command prints how long it took.
 
 The study gives a command template; ``{artifact}`` becomes the path of the file to time,
 ``{warmup}``, ``{runs}`` and ``{threads}`` the timing protocol, ``{input_shape}`` the example's
-shape (``1,3,64,112,112``). Every match of ``pattern`` in the command's output is one timed run
+shape (``1,3,64,112,112``; a model of several inputs: their shapes joined by ``;``, as PyTorch's
+``speed_benchmark_torch --input_dims`` takes them) and ``{input_type}`` their types (``float``,
+``int64``; ``--input_type``). Every match of ``pattern`` in the command's output is one timed run
 (its first group a number in ``unit``), so a runner that prints each run gives the median and
 the spread, and one that prints an average gives that. For PyTorch's mobile benchmark, say::
 
     adb push {artifact} /data/local/tmp/m.pt && adb shell /data/local/tmp/speed_benchmark_torch
-      --model /data/local/tmp/m.pt --input_dims {input_shape} --warmup {warmup} --iter {runs}
+      --model /data/local/tmp/m.pt --input_dims "{input_shape}" --input_type "{input_type}"
+      --warmup {warmup} --iter {runs}
     pattern: 'Microseconds per iter: ([0-9.]+)', unit: us
 
 A command that fails, times out or prints no match raises :class:`LatencyCommandFailed` with
@@ -24,13 +27,20 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from autocompress.errors import UserError
+from autocompress.inputs import Inputs
 from autocompress.timing import Timing, TimingProtocol
 
 __all__ = ["DEFAULT_PATTERN", "UNITS", "CommandTimer", "LatencyCommandFailed"]
 
 UNITS = {"s": 1e3, "ms": 1.0, "us": 1e-3}  # to milliseconds
 DEFAULT_PATTERN = r"latency_ms: ([0-9.eE+-]+)"  # what local_runner prints
+
+
+# Input types in the names PyTorch's mobile benchmark (and local_runner) read; others: float.
+_TYPE_NAMES = {torch.int64: "int64", torch.int32: "int32", torch.uint8: "uint8", torch.bool: "bool"}
 
 
 class LatencyCommandFailed(RuntimeError):
@@ -61,24 +71,23 @@ class CommandTimer:
         if self.unit not in UNITS:
             raise UserError(f"latency.unit: {self.unit!r}; choose from {', '.join(UNITS)}")
 
-    def command(
-        self, artifact: Path, protocol: TimingProtocol, input_shape: tuple[int, ...]
-    ) -> str:
+    def command(self, artifact: Path, protocol: TimingProtocol, example: Inputs) -> str:
         return self.template.format(
             artifact=shlex.quote(str(artifact)),
             warmup=protocol.warmup,
             runs=protocol.runs,
             threads=protocol.threads or 0,
-            input_shape=",".join(map(str, input_shape)),
+            input_shape=shlex.quote(";".join(",".join(map(str, t.shape)) for t in example)),
+            input_type=shlex.quote(";".join(_TYPE_NAMES.get(t.dtype, "float") for t in example)),
         )
 
     def __call__(
-        self, data: bytes, suffix: str, protocol: TimingProtocol, input_shape: tuple[int, ...]
+        self, data: bytes, suffix: str, protocol: TimingProtocol, example: Inputs
     ) -> Timing:
         with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as folder:
             artifact = Path(folder) / f"model{suffix}"
             artifact.write_bytes(data)
-            command = self.command(artifact, protocol, input_shape)
+            command = self.command(artifact, protocol, example)
             try:
                 done = subprocess.run(
                     command,

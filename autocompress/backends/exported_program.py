@@ -12,8 +12,18 @@ from torch import nn
 
 from autocompress.backends.aoti import is_aoti_package
 from autocompress.backends.formats import ARTIFACT_FORMATS, zip_entries
+from autocompress.inputs import Inputs, as_inputs, repeated
 
-__all__ = ["ExportedProgram"]
+__all__ = ["ExportedProgram", "export_program"]
+
+
+def export_program(model: nn.Module, example: Inputs) -> torch.export.ExportedProgram:
+    """``torch.export`` of ``model`` with a batch size that may vary where the model allows it
+    (traced at batch 2: an example of batch 1 would specialise it; a dimension the model fixes
+    stays fixed)."""
+    pair = repeated(example, 2)
+    dynamic_batch = tuple({0: torch.export.Dim.AUTO} for _ in pair)
+    return torch.export.export(model, pair, dynamic_shapes=dynamic_batch)
 
 
 class ExportedProgram:
@@ -22,10 +32,10 @@ class ExportedProgram:
     settle_runs = 1
 
     @torch.no_grad()
-    def serialize(self, model: nn.Module, example: torch.Tensor) -> bytes:
+    def serialize(self, model: nn.Module, example: torch.Tensor | Inputs) -> bytes:
         """The program without the example input ``torch.export.save`` would store beside it
         (with the whole storage the example is a view of): the file holds the model only."""
-        program = torch.export.export(model.eval(), (example,))
+        program = export_program(model.eval(), as_inputs(example))
         program.example_inputs = None
         buffer = io.BytesIO()
         torch.export.save(program, buffer)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from autocompress.errors import UserError
+from autocompress.inputs import Inputs
 from autocompress.registry import Registry
 
 __all__ = ["ARTIFACT_FORMATS", "ArtifactFormat", "zip_entries"]
@@ -28,7 +29,9 @@ class ArtifactFormat(Protocol):
     suffix: str  # of the exported file
     settle_runs: int  # warm-up runs its runtime needs before times settle
 
-    def serialize(self, model: nn.Module, example: torch.Tensor) -> bytes: ...
+    def serialize(self, model: nn.Module, example: torch.Tensor | Inputs) -> bytes:
+        """The file's bytes for ``model``, traced or exported on ``example`` if it must be."""
+        ...
 
     def load(self, data: bytes) -> Any:
         """A callable ready to run, prepared as the format's runtime prepares it."""

@@ -23,6 +23,7 @@ from torch import nn
 
 from autocompress.backends.formats import ARTIFACT_FORMATS
 from autocompress.backends.fresh_process import run_in_fork
+from autocompress.inputs import Inputs, as_inputs
 
 __all__ = ["TorchScript", "script"]
 
@@ -60,12 +61,12 @@ def script(model: nn.Module) -> torch.jit.ScriptModule:
 
 
 @torch.no_grad()
-def _script_and_save(model: nn.Module, example: torch.Tensor) -> bytes:
+def _script_and_save(model: nn.Module, example: Inputs) -> bytes:
     model = model.eval()
     if _is_aten_graph(model):
         # Tracing records the same ATen calls; the graph has no control flow to lose.
         with _builtins_only_callable():
-            scripted = torch.jit.trace(model, (example,), check_trace=False)
+            scripted = torch.jit.trace(model, example, check_trace=False)
     else:
         scripted = script(model)
     buffer = io.BytesIO()
@@ -80,9 +81,9 @@ class TorchScript:
     # seen to settle after 6-8 of them.
     settle_runs = 8
 
-    def serialize(self, model: nn.Module, example: torch.Tensor) -> bytes:
+    def serialize(self, model: nn.Module, example: torch.Tensor | Inputs) -> bytes:
         """The file's bytes: the same for the same model in any process (see fresh_process)."""
-        return run_in_fork(_script_and_save, model, example)
+        return run_in_fork(_script_and_save, model, as_inputs(example))
 
     def load(self, data: bytes) -> torch.jit.ScriptModule:
         frozen = torch.jit.freeze(torch.jit.load(io.BytesIO(data)).eval())

@@ -30,6 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     from autocompress.compression import Pipeline, apply_pipeline
+    from autocompress.inputs import as_inputs, rows
 
     if not args.pipeline.is_file():
         raise UserError(f"pipeline file not found: {args.pipeline}")
@@ -41,7 +42,8 @@ def _run(args: argparse.Namespace) -> None:
     compressed, reports = apply_pipeline(model, pipeline, calibration)
     for report in reports:
         print(report)
-    _write_and_compare(args, baseline=model, compressed=compressed, example=calibration[:1])
+    example = rows(as_inputs(calibration), 0, 1)
+    _write_and_compare(args, baseline=model, compressed=compressed, example=example)
 
 
 def _write_and_compare(args: argparse.Namespace, *, baseline, compressed, example) -> None:
@@ -58,7 +60,7 @@ def _write_and_compare(args: argparse.Namespace, *, baseline, compressed, exampl
     warmup = max(args.warmup, torchscript.settle_runs)
     protocol = TimingProtocol(warmup=warmup, runs=args.runs, threads=args.threads)
     runners = [torchscript.load(d) for d in (baseline_data, data)]
-    baseline_timing, timed = (measure(lambda r=r: r(example), protocol) for r in runners)
+    baseline_timing, timed = (measure(lambda r=r: r(*example), protocol) for r in runners)
     print(f"\nwrote {args.out}")
     print(f"{'':<12}{'size MiB':>10}{'median ms':>11}")
     print(f"{'baseline':<12}{baseline_size:>10.2f}{baseline_timing.median_ms:>11.1f}")

@@ -23,14 +23,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     from autocompress.analysis.profile import plot_profile, profile_model
+    from autocompress.inputs import as_inputs
     from autocompress.timing import TimingProtocol
 
     model_adapter = adapter(args)
     model, source = model_adapter.load()
     protocol = TimingProtocol(warmup=args.warmup, runs=args.runs, threads=args.threads)
-    example = model_adapter.example_inputs(args.batch_size)
+    example = as_inputs(model_adapter.example_inputs(args.batch_size))
     profile = profile_model(model, example, model_adapter.profile_parts(), protocol)
-    shape = "x".join(str(d) for d in example.shape)
+    shape = ", ".join("x".join(str(d) for d in item.shape) for item in example)
     threads = args.threads or "default"
     print(f"preset {args.preset} ({source}), input {shape}, threads {threads}")
     print(f"{protocol.warmup} warm-up + {protocol.runs} timed runs per part; spread = IQR\n")

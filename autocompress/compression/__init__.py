@@ -8,7 +8,8 @@ from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.layers import decomposable_layers, quantizable_layers
 from autocompress.compression.pipeline import Pipeline, StepInputs, apply, apply_pipeline
 from autocompress.compression.prune.step import PrunedLayer, PruneStep
-from autocompress.compression.quantization.step import QuantizedLayer, QuantizeStep
+from autocompress.compression.quantization.backend import QuantizedLayer
+from autocompress.compression.quantization.step import QuantizeStep
 from autocompress.compression.registry import Technique, register, technique_of, techniques
 from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.compression.structure import (

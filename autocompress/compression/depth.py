@@ -27,6 +27,7 @@ from autocompress.compression.names import Names
 from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.compression.structure import structure_of
+from autocompress.inputs import Inputs, as_inputs, rows
 
 __all__ = ["DepthStep", "DroppedBlock", "drop_blocks", "ranked_blocks"]
 
@@ -82,7 +83,7 @@ def drop_blocks(model: nn.Module, step: DepthStep, inputs: object = None) -> Ste
 
 
 @torch.no_grad()
-def ranked_blocks(model: nn.Module, calibration: torch.Tensor | None) -> tuple[str, ...]:
+def ranked_blocks(model: nn.Module, calibration: torch.Tensor | Inputs | None) -> tuple[str, ...]:
     """The removable blocks, those that change their input least first."""
     removable = _removable(model)
     if not removable or calibration is None:
@@ -98,7 +99,7 @@ def ranked_blocks(model: nn.Module, calibration: torch.Tensor | None) -> tuple[s
 
     handles = [model.get_submodule(n).register_forward_hook(record(n)) for n in removable]
     try:
-        model.eval()(calibration[:1])
+        model.eval()(*rows(as_inputs(calibration, "calibration"), 0, 1))
     finally:
         for handle in handles:
             handle.remove()

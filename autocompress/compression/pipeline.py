@@ -23,6 +23,7 @@ from torch import nn
 from autocompress.compression.names import Names
 from autocompress.compression.registry import StepInputs, technique_of, techniques
 from autocompress.compression.steps import PipelineError, Step, StepReport
+from autocompress.inputs import Inputs, as_inputs
 
 __all__ = ["Pipeline", "StepInputs", "apply", "apply_pipeline"]
 
@@ -30,19 +31,21 @@ __all__ = ["Pipeline", "StepInputs", "apply", "apply_pipeline"]
 def apply(
     model: nn.Module,
     step: Step,
-    calibration: torch.Tensor | None = None,
+    calibration: torch.Tensor | Inputs | None = None,
     teacher: nn.Module | None = None,
     device: str = "cpu",
 ) -> StepReport:
     """Apply one step. Prune, tensorize and finetune change ``model`` in place; quantization
     builds a new model. Either way the result is ``report.model``."""
+    if calibration is not None:
+        calibration = as_inputs(calibration, "calibration")
     return technique_of(step).transform(model, step, StepInputs(calibration, teacher, device))
 
 
 def apply_pipeline(
     model: nn.Module,
     pipeline: Pipeline,
-    calibration: torch.Tensor | None = None,
+    calibration: torch.Tensor | Inputs | None = None,
     device: str = "cpu",
 ) -> tuple[nn.Module, list[StepReport]]:
     """Validate, then apply every step in order to a deep copy of ``model``; ``model`` itself

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import nn
 
 from autocompress.compression.steps import PipelineError
+from autocompress.inputs import Inputs
 from autocompress.registry import Registry
 
 if TYPE_CHECKING:
@@ -75,10 +75,11 @@ class Technique:
 
 @dataclass(frozen=True)
 class StepInputs:
-    """What a step may need besides the model: calibration clips (static int8) and the
+    """What a step may need besides the model: calibration inputs (static int8; positional
+    arguments, batch first, autocompress.inputs) and the
     uncompressed model (the teacher that recovery distils from)."""
 
-    calibration: torch.Tensor | None = None
+    calibration: Inputs | None = None
     teacher: nn.Module | None = None
     device: str = "cpu"  # where training steps run (the model comes back on the CPU)
 

@@ -27,6 +27,7 @@ from autocompress.backends.command_latency import CommandTimer
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.size import MIB
 from autocompress.evaluators.task import Task, TaskReport
+from autocompress.inputs import Inputs
 from autocompress.timing import Timing, TimingProtocol, measure
 
 __all__ = ["CostEvaluator", "Metrics", "WorthFinishing"]
@@ -53,7 +54,7 @@ class Metrics:
 class CostEvaluator:
     """Measures compressed models the same way for every trial of a study."""
 
-    example: torch.Tensor  # one batch as the device would see it
+    example: Inputs  # one batch as the device would see it (positional arguments)
     protocol: TimingProtocol
     lock: MachineLock
     artifact_format: ArtifactFormat
@@ -75,11 +76,11 @@ class CostEvaluator:
         if self.command_timer is not None:
             with self.lock.exclusive():
                 suffix = self.artifact_format.suffix
-                return self.command_timer(data, suffix, protocol, tuple(self.example.shape))
+                return self.command_timer(data, suffix, protocol, self.example)
         with self.lock.shared():
             runner = self.artifact_format.load(data)
         with self.lock.exclusive():
-            return measure(lambda: runner(self.example), protocol)
+            return measure(lambda: runner(*self.example), protocol)
 
     def accuracy(
         self,

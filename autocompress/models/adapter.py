@@ -21,6 +21,7 @@ from torch import nn
 
 from autocompress.compression.pipeline import Pipeline
 from autocompress.evaluators.task import Task
+from autocompress.inputs import Inputs, repeated, rows
 
 __all__ = ["ModelAdapter", "ModuleAdapter"]
 
@@ -34,12 +35,13 @@ class ModelAdapter(Protocol):
         """The uncompressed model in eval mode, and where its weights came from."""
         ...
 
-    def calibration(self, count: int) -> torch.Tensor:
-        """``count`` real inputs, batch first: int8 calibration, tracing and timing use them."""
+    def calibration(self, count: int) -> torch.Tensor | Inputs:
+        """``count`` real inputs: a tensor, or a tuple of positional arguments, batch first.
+        int8 calibration, tracing and timing use them."""
         ...
 
-    def example_inputs(self, batch_size: int) -> torch.Tensor:
-        """A batch of the model's input shape, cheap to make (a profile times the model on it)."""
+    def example_inputs(self, batch_size: int) -> torch.Tensor | Inputs:
+        """A batch of the model's inputs, cheap to make (a profile times the model on it)."""
         ...
 
     def profile_parts(self) -> dict[str, tuple[str, ...]] | None:
@@ -58,13 +60,14 @@ class ModelAdapter(Protocol):
 
 @dataclass
 class ModuleAdapter:
-    """A user's own model: its example inputs (batch first; they also calibrate int8 unless
-    ``calibration`` is given) and the task that scores it (None: latency and size only)."""
+    """A user's own model: its example inputs (positional arguments, batch first; they also
+    calibrate int8 unless ``calibration_inputs`` are given) and the task that scores it (None:
+    latency and size only)."""
 
     model: nn.Module
-    inputs: torch.Tensor
+    inputs: Inputs
     scoring: Task | None = None
-    calibration_inputs: torch.Tensor | None = None
+    calibration_inputs: Inputs | None = None
     name: str = "custom"
 
     @property
@@ -74,12 +77,12 @@ class ModuleAdapter:
     def load(self) -> tuple[nn.Module, str]:
         return self.model.eval(), f"the {type(self.model).__name__} given"
 
-    def calibration(self, count: int) -> torch.Tensor:
+    def calibration(self, count: int) -> Inputs:
         data = self.calibration_inputs if self.calibration_inputs is not None else self.inputs
-        return data[:count]
+        return rows(data, 0, count)
 
-    def example_inputs(self, batch_size: int) -> torch.Tensor:
-        return self.inputs[:1].expand(batch_size, *self.inputs.shape[1:]).contiguous()
+    def example_inputs(self, batch_size: int) -> Inputs:
+        return repeated(self.inputs, batch_size)
 
     def profile_parts(self) -> None:
         return None

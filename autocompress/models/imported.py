@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from autocompress.errors import UserError
 from autocompress.evaluators.task import FunctionTask, Task
+from autocompress.inputs import as_inputs
 from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 
 __all__ = ["import_object", "imported_adapter"]
@@ -60,14 +60,11 @@ def imported_adapter(path: str, task: str | None) -> ModelAdapter:
         if task is not None:
             raise UserError(f"task: {path} is an adapter with its own task; leave --task out")
         return made
-    if (
-        isinstance(made, tuple)
-        and len(made) == 2
-        and isinstance(made[0], nn.Module)
-        and torch.is_tensor(made[1])
-    ):
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
         model, inputs = made
-        return ModuleAdapter(model, inputs, _task(task), name=path)
+        return ModuleAdapter(
+            model, as_inputs(inputs, f"{path}'s example inputs"), _task(task), name=path
+        )
     raise UserError(
         f"{path} gave a {type(made).__name__}: a model factory returns a ModelAdapter or "
         "(model, example_inputs)"

@@ -15,6 +15,7 @@ from autocompress.compression import (
 )
 from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.tensorize import factor_names
+from autocompress.inputs import Inputs, as_inputs
 from autocompress.spaces.config import SpaceConfig
 
 __all__ = ["LayerCatalog", "PipelinePoint"]
@@ -41,7 +42,7 @@ class LayerCatalog:
         space: SpaceConfig,
         sqnr_db: dict[str, float],
         quantize_backend: str = "fx",
-        calibration: torch.Tensor | None = None,
+        calibration: torch.Tensor | Inputs | None = None,
     ) -> LayerCatalog:
         def narrowed(available: list[str], wanted: tuple[str, ...] | None, what: str):
             if wanted is None:
@@ -51,6 +52,7 @@ class LayerCatalog:
                 raise ValueError(f"space.{what}: {unknown[0]!r} is not one of {available}")
             return wanted
 
+        inputs = None if calibration is None else as_inputs(calibration, "calibration")
         decomposable = narrowed(
             decomposable_layers(model), space.tensorize_layers, "tensorize_layers"
         )
@@ -76,7 +78,7 @@ class LayerCatalog:
             quantize_backend=quantize_backend,
             largest_first=tuple(sorted(decomposable, key=lambda name: -sizes[name])),
             offers={
-                technique.kind: technique.offers(model, calibration)
+                technique.kind: technique.offers(model, inputs)
                 for technique in techniques()
                 if technique.offers is not None
                 and any(technique.letter in order for order in space.orders)

@@ -20,6 +20,7 @@ from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.task import evaluate_task
+from autocompress.inputs import Inputs, as_inputs, repeated
 from autocompress.models.adapter import ModelAdapter
 from autocompress.models.registry import adapter_for
 from autocompress.spaces.pipeline_space import LayerCatalog
@@ -35,7 +36,7 @@ __all__ = ["SearchContext", "build_context", "compress", "context_of"]
 
 
 def compress(
-    model: nn.Module, pipeline: Pipeline, calibration: torch.Tensor, device: str = "cpu"
+    model: nn.Module, pipeline: Pipeline, calibration: Inputs, device: str = "cpu"
 ) -> tuple[nn.Module, list[StepReport]]:
     """The compressed copy of ``model``; an empty pipeline is the baseline, a plain copy.
     Training steps (recovery) run on ``device``."""
@@ -46,7 +47,7 @@ def compress(
 
 
 def _sqnr_ranking(
-    study: optuna.Study, model: nn.Module, calibration: torch.Tensor, backend: str
+    study: optuna.Study, model: nn.Module, calibration: Inputs, backend: str
 ) -> dict[str, float]:
     """Per-layer SQNR of the uncompressed model, computed by the first worker, then stored."""
     stored = study.user_attrs.get("sqnr_db")
@@ -79,7 +80,7 @@ class SearchContext:
     adapter: ModelAdapter
     model: nn.Module
     weights_source: str
-    calibration: torch.Tensor
+    calibration: Inputs
     catalog: LayerCatalog
     evaluator: CostEvaluator
     _baseline_errors: dict[str, float] | None = None
@@ -127,7 +128,7 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         raise ValueError("context_of needs the objectives resolved (with_task_objectives)")
     _check_device(config.accuracy_device)
     model, source = adapter.load()
-    calibration = adapter.calibration(config.data.calibration_clips)
+    calibration = as_inputs(adapter.calibration(config.data.calibration_clips), "calibration")
     wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
     started = time.perf_counter()
     backend = config.quantize_backend
@@ -141,7 +142,7 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
     except ValueError as error:
         raise UserError(str(error)) from error
     latency = config.latency
-    example = calibration[:1].expand(latency.batch_size, *calibration.shape[1:]).contiguous()
+    example = repeated(calibration, latency.batch_size)
     scores_task = bool(set(config.objectives) - set(MEASURED_OBJECTIVES))
     evaluator = CostEvaluator(
         example=example,

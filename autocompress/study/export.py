@@ -25,6 +25,7 @@ from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline
 from autocompress.errors import UserError, first_line
 from autocompress.files import write_atomically
+from autocompress.inputs import Inputs
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.pareto import feasible_front, pipeline_summary
@@ -163,7 +164,7 @@ def check_export_dir(
 
 
 def _serialize_all(
-    model: torch.nn.Module, example: torch.Tensor, formats: tuple[str, ...]
+    model: torch.nn.Module, example: Inputs, formats: tuple[str, ...]
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Bytes of every format that takes the model and runs as loaded, and why the others do
     not (torch.export refuses FX's int8 graphs: their TorchScript artifact is then the one to
@@ -174,7 +175,7 @@ def _serialize_all(
         try:
             data = fmt.serialize(model, example)
             with torch.no_grad():
-                fmt.load(data)(example)  # never write an artifact that cannot run
+                fmt.load(data)(*example)  # never write an artifact that cannot run
             written[name] = data
         except Exception as error:
             skipped[name] = _reason(error)

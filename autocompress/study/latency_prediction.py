@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
+from autocompress.inputs import Inputs
 from autocompress.study.record import TrialRecord
 from autocompress.timing import torch_threads
 
@@ -29,12 +30,12 @@ FAR_OVER = 1.5  # at least this many times the budget to skip
 
 
 @torch.no_grad()
-def eager_ms(model: torch.nn.Module, example: torch.Tensor, threads: int | None) -> float:
+def eager_ms(model: torch.nn.Module, example: Inputs, threads: int | None) -> float:
     """Milliseconds of one eager forward of ``model`` on ``example``, after a warm-up."""
     with torch_threads(threads):
-        model(example)
+        model(*example)
         started = time.perf_counter()
-        model(example)
+        model(*example)
         return (time.perf_counter() - started) * 1e3
 
 

@@ -2,7 +2,7 @@
 before any int8 step. Never sampled by itself: the search adds it to the points it recovers
 (autocompress.study.recovery).
 
-The step is in ``step.py``; the engine in ``recover.py`` (batch-norm re-estimation, then
+The step is in ``step.py``; the engine in ``engine.py`` (batch-norm re-estimation, then
 distillation in the project's one optimisation loop, ``loop.py``) under a model family's
 ``Distillation`` (``distillation.py``), with the teacher's outputs kept between recoveries
 (``teacher_outputs.py``)."""
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from autocompress.compression.finetune.recover import recover
+from autocompress.compression.finetune.engine import recover
 from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, StepReport

@@ -20,6 +20,7 @@ from torch import nn
 
 from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.steps import PipelineError
+from autocompress.inputs import Inputs, as_inputs, batch_size, output_tensors
 
 __all__ = ["Distillation", "OutputDistillation"]
 
@@ -29,8 +30,8 @@ class Distillation(Protocol):
         """Endless batches, the same for the same ``seed``."""
         ...
 
-    def inputs(self, batch: Any) -> torch.Tensor:
-        """What the models run on, from one batch."""
+    def inputs(self, batch: Any) -> Inputs:
+        """What the models run on, from one batch: their positional arguments."""
         ...
 
     def to(self, batch: Any, device: torch.device) -> Any: ...
@@ -47,37 +48,38 @@ class Distillation(Protocol):
 
 
 def _tensors(outputs: Any) -> list[torch.Tensor]:
-    items = outputs if isinstance(outputs, tuple | list) else (outputs,)
-    return [t for t in items if torch.is_tensor(t) and t.is_floating_point()]
+    return [t for t in output_tensors(outputs) if t.is_floating_point()]
 
 
 @dataclass(frozen=True)
 class OutputDistillation:
-    """Random batches of ``data`` (inputs, batch first; or a function that loads them when
-    first needed); each output matched to the teacher's: KL divergence for class logits
-    (``kind="kl"``), else mean squared error."""
+    """Random batches of ``data`` (inputs, batch first: a tensor or a tuple of positional
+    arguments; or a function that loads them when first needed); each output matched to the
+    teacher's: KL divergence for class logits (``kind="kl"``), else mean squared error."""
 
-    data: torch.Tensor | Callable[[], torch.Tensor] | None = None  # None: calibration inputs
+    # None: calibration inputs
+    data: torch.Tensor | Inputs | Callable[[], torch.Tensor | Inputs] | None = None
     kind: str = "mse"
 
     def __post_init__(self) -> None:
         if self.kind not in ("kl", "mse"):
             raise ValueError(f"kind must be 'kl' or 'mse', got {self.kind!r}")
 
-    def batches(self, step: FinetuneStep, teacher: nn.Module, seed: int) -> Iterator[torch.Tensor]:
+    def batches(self, step: FinetuneStep, teacher: nn.Module, seed: int) -> Iterator[Inputs]:
         data = self.data() if callable(self.data) else self.data
-        if data is None or not len(data):
+        if data is None:
             raise PipelineError("finetune needs inputs to distil on: give calibration data")
+        data = as_inputs(data, "distillation data")
         generator = torch.Generator().manual_seed(seed)
         while True:
-            picked = torch.randint(len(data), (step.batch_size,), generator=generator)
-            yield data[picked]
+            picked = torch.randint(batch_size(data), (step.batch_size,), generator=generator)
+            yield tuple(item[picked] for item in data)
 
-    def inputs(self, batch: torch.Tensor) -> torch.Tensor:
+    def inputs(self, batch: Inputs) -> Inputs:
         return batch
 
-    def to(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
-        return batch.to(device)
+    def to(self, batch: Inputs, device: torch.device) -> Inputs:
+        return tuple(item.to(device) for item in batch)
 
     def loss(
         self, student_outputs: Any, teacher_outputs: Any, batch: Any, step: FinetuneStep

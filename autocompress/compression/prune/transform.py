@@ -18,6 +18,7 @@ from autocompress.compression.calibration import example_input
 from autocompress.compression.prune.step import PrunedLayer, PruneStep
 from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.compression.structure import prunable_groups, structure_of
+from autocompress.inputs import Inputs, output_tensors, split
 
 __all__ = ["prune"]
 
@@ -48,16 +49,15 @@ def _importance(name: str) -> tp.importance.Importance:
     return tp.importance.GroupMagnitudeImportance(p=2)
 
 
-def _accumulate_gradients(model: nn.Module, calibration: torch.Tensor | None) -> None:
+def _accumulate_gradients(model: nn.Module, calibration: Inputs | None) -> None:
     """Gradients for first-order Taylor importance. Without labels the loss is the energy of the
     outputs: a channel scores high when removing it would change what the model computes."""
     if calibration is None:
         raise PipelineError("taylor importance needs calibration data to compute gradients")
     model.zero_grad()
-    for clip in calibration.split(1):
-        outputs = model(clip)
-        outputs = outputs if isinstance(outputs, tuple | list) else (outputs,)
-        sum(o.float().pow(2).mean() for o in outputs if torch.is_tensor(o)).backward()
+    for sample in split(calibration):
+        outputs = output_tensors(model(*sample))
+        sum(o.float().pow(2).mean() for o in outputs if o.is_floating_point()).backward()
 
 
 def _refuse_tied(group: tp.dependency.Group, name: str, group_name: str) -> None:
@@ -76,7 +76,7 @@ def _refuse_tied(group: tp.dependency.Group, name: str, group_name: str) -> None
         )
 
 
-def _dependency_graph(model: nn.Module, example: torch.Tensor) -> tp.DependencyGraph:
+def _dependency_graph(model: nn.Module, example: Inputs) -> tp.DependencyGraph:
     return tp.DependencyGraph().build_dependency(
         model,
         example_inputs=example,
@@ -85,7 +85,7 @@ def _dependency_graph(model: nn.Module, example: torch.Tensor) -> tp.DependencyG
     )
 
 
-def prune(model: nn.Module, step: PruneStep, calibration: torch.Tensor | None = None) -> StepReport:
+def prune(model: nn.Module, step: PruneStep, calibration: Inputs | None = None) -> StepReport:
     """Remove the least important output channels of every layer of every requested group."""
     start = time.perf_counter()
     groups = prunable_groups(model)

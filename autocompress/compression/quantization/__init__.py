@@ -11,72 +11,28 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Protocol
 
-import torch
 from torch import nn
 
 from autocompress.compression.layers import quantizable_layers
 from autocompress.compression.names import Names
-from autocompress.compression.quantization import space
-from autocompress.compression.quantization.fx import FxBackend
-from autocompress.compression.quantization.pt2e import Pt2eBackend
-from autocompress.compression.quantization.step import QuantizedLayer, QuantizeStep
+
+# The shipped backends register themselves when imported (backend.py).
+from autocompress.compression.quantization import fx, pt2e, space  # noqa: F401
+from autocompress.compression.quantization.backend import (
+    QUANTIZATION_BACKENDS,
+    QuantizationBackend,
+    quantization_backend,
+)
+from autocompress.compression.quantization.step import QuantizeStep
 from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, StepReport
-from autocompress.registry import Registry
+from autocompress.inputs import Inputs
 
 __all__ = ["QUANTIZATION_BACKENDS", "QuantizationBackend", "quantization_backend", "quantize"]
 
 
-class QuantizationBackend(Protocol):
-    name: str
-
-    def can_quantize(self, module: nn.Module) -> bool:
-        """Whether this backend has int8 kernels for a layer of this type."""
-        ...
-
-    def quantize(
-        self, model: nn.Module, layers: list[str], mode: str, calibration: torch.Tensor | None
-    ) -> nn.Module: ...
-
-    def reference_and_quantized(
-        self, model: nn.Module, layers: list[str], calibration: torch.Tensor
-    ) -> tuple[nn.Module, nn.Module]:
-        """A float model and the static int8 one, whose layer outputs compare one to one."""
-        ...
-
-    def layer_outputs(
-        self, model: nn.Module, layers: list[str], clip: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
-        """Float outputs of the named layers on one run of ``model``."""
-        ...
-
-    def quantized_layers(self, model: nn.Module, layers: list[str]) -> tuple[QuantizedLayer, ...]:
-        """Which of the named layers really run in int8 in ``model``."""
-        ...
-
-    def parameters(self, model: nn.Module) -> int:
-        """Float parameters plus int8 weights (which are not ``nn.Parameter``)."""
-        ...
-
-
-QUANTIZATION_BACKENDS: Registry[QuantizationBackend] = Registry("quantize backend")
-for _backend in (FxBackend(), Pt2eBackend()):
-    QUANTIZATION_BACKENDS.register(_backend.name, _backend)
-
-
-def quantization_backend(name: str) -> QuantizationBackend:
-    if name not in QUANTIZATION_BACKENDS:
-        raise PipelineError(
-            f"unknown quantize backend {name!r}; choose one of {', '.join(QUANTIZATION_BACKENDS)}"
-        )
-    return QUANTIZATION_BACKENDS[name]
-
-
-def quantize(
-    model: nn.Module, step: QuantizeStep, calibration: torch.Tensor | None = None
-) -> StepReport:
+def quantize(model: nn.Module, step: QuantizeStep, calibration: Inputs | None = None) -> StepReport:
     """Quantize the selected layers; the quantized model is ``report.model`` (a new graph: no
     backend can modify the model in place). A selected layer left float is reported and warned
     about."""
@@ -114,7 +70,7 @@ def check_quantize_layers(step: QuantizeStep, modules: dict[str, nn.Module]) -> 
             f"cannot quantize {', '.join(unknown)}: not a quantizable layer of this model "
             "(see quantizable_layers)"
         )
-    backend = quantization_backend(step.backend)  # an unknown backend is refused here
+    backend = quantization_backend(step.backend)
     refused = [name for name in step.layers if not backend.can_quantize(modules[name])]
     if refused:
         kinds = sorted({type(modules[name]).__name__ for name in refused})

@@ -32,7 +32,8 @@ from torch.ao.quantization import (
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from autocompress.compression.calibration import example_input
-from autocompress.compression.quantization.step import QuantizedLayer
+from autocompress.compression.quantization.backend import QUANTIZATION_BACKENDS, QuantizedLayer
+from autocompress.inputs import Inputs, rows, split
 
 __all__ = ["FxBackend", "is_quantized"]
 
@@ -133,7 +134,7 @@ class FxBackend:
 
     @torch.no_grad()
     def quantize(
-        self, model: nn.Module, layers: list[str], mode: str, calibration: torch.Tensor | None
+        self, model: nn.Module, layers: list[str], mode: str, calibration: Inputs | None
     ) -> nn.Module:
         if mode == "static":
             return self._static(model, layers, calibration, keep_reference=False)[1]
@@ -144,7 +145,7 @@ class FxBackend:
 
     @torch.no_grad()
     def reference_and_quantized(
-        self, model: nn.Module, layers: list[str], calibration: torch.Tensor
+        self, model: nn.Module, layers: list[str], calibration: Inputs
     ) -> tuple[nn.Module, nn.Module]:
         """The prepared model is the reference: it holds the fused float layers (conv+bn+relu)
         under the names the int8 ones get."""
@@ -153,7 +154,7 @@ class FxBackend:
         return reference, quantized
 
     def _static(
-        self, model: nn.Module, layers: list[str], calibration: torch.Tensor, keep_reference: bool
+        self, model: nn.Module, layers: list[str], calibration: Inputs, keep_reference: bool
     ) -> tuple[nn.Module | None, nn.Module]:
         """Static int8, and the prepared model where ``keep_reference`` asks for it.
 
@@ -169,7 +170,7 @@ class FxBackend:
         )
         with quantized_engine():
             try:
-                converted(calibration[:1])
+                converted(*rows(calibration, 0, 1))
             except (NotImplementedError, RuntimeError):
                 prepared, converted = self._prepare_and_convert(
                     model,
@@ -181,23 +182,23 @@ class FxBackend:
 
     @staticmethod
     def _prepare_and_convert(
-        model: nn.Module, mapping: QConfigMapping, calibration: torch.Tensor, keep_reference: bool
+        model: nn.Module, mapping: QConfigMapping, calibration: Inputs, keep_reference: bool
     ) -> tuple[nn.Module | None, nn.Module]:
         with quantized_engine(), _no_stack_traces(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # said in the module docstring
             # prepare_fx marks the modules it is given (qconfig attributes): work on a copy.
             prepared = prepare_fx(
-                copy.deepcopy(model).eval(), mapping, (example_input(model, calibration),)
+                copy.deepcopy(model).eval(), mapping, example_input(model, calibration)
             )
-            for clip in calibration.split(1):
-                prepared(clip)
+            for sample in split(calibration):
+                prepared(*sample)
             if not keep_reference:
                 return None, convert_fx(prepared)
             return prepared, convert_fx(copy.deepcopy(prepared))  # convert_fx consumes its input
 
     @torch.no_grad()
     def layer_outputs(
-        self, model: nn.Module, layers: list[str], clip: torch.Tensor
+        self, model: nn.Module, layers: list[str], sample: Inputs
     ) -> dict[str, torch.Tensor]:
         outputs: dict[str, torch.Tensor] = {}
         handles = []
@@ -209,7 +210,7 @@ class FxBackend:
             handles.append(model.get_submodule(name).register_forward_hook(hook))
         try:
             with quantized_engine():
-                model(clip)
+                model(*sample)
         finally:
             for handle in handles:
                 handle.remove()
@@ -232,3 +233,6 @@ class FxBackend:
                 bias = module.bias() if callable(getattr(module, "bias", None)) else None
                 count += bias.numel() if bias is not None else 0
         return count
+
+
+QUANTIZATION_BACKENDS.register(FxBackend.name, FxBackend())

@@ -19,8 +19,10 @@ import torch
 from torch import nn
 from torch.fx import GraphModule, Interpreter, Node
 
+from autocompress.backends.exported_program import export_program
 from autocompress.compression.calibration import example_input
-from autocompress.compression.quantization.step import QuantizedLayer
+from autocompress.compression.quantization.backend import QUANTIZATION_BACKENDS, QuantizedLayer
+from autocompress.inputs import Inputs, split
 
 __all__ = ["Pt2eBackend"]
 
@@ -57,13 +59,9 @@ def _torchao_pt2e():
     return prepare_pt2e, convert_pt2e, x86_inductor_quantizer
 
 
-def export_graph(model: nn.Module, example: torch.Tensor) -> GraphModule:
-    """``model`` as an ATen graph whose batch size may vary (traced at batch 2: an example of
-    batch 1 would specialise it)."""
-    pair = example.repeat(2, *[1] * (example.dim() - 1))
-    dynamic_batch = ({0: torch.export.Dim.AUTO},)
-    model = copy.deepcopy(model).eval()
-    return torch.export.export(model, (pair,), dynamic_shapes=dynamic_batch).module()
+def export_graph(model: nn.Module, example: Inputs) -> GraphModule:
+    """``model`` as an ATen graph whose batch size may vary (autocompress.backends)."""
+    return export_program(copy.deepcopy(model).eval(), example).module()
 
 
 def layer_nodes(graph_module: GraphModule) -> dict[str, Node]:
@@ -170,12 +168,12 @@ class Pt2eBackend:
 
     @torch.no_grad()
     def quantize(
-        self, model: nn.Module, layers: list[str], mode: str, calibration: torch.Tensor | None
+        self, model: nn.Module, layers: list[str], mode: str, calibration: Inputs | None
     ) -> nn.Module:
         return self._prepare_and_convert(model, layers, mode, calibration)[1]
 
     def reference_and_quantized(
-        self, model: nn.Module, layers: list[str], calibration: torch.Tensor
+        self, model: nn.Module, layers: list[str], calibration: Inputs
     ) -> tuple[nn.Module, nn.Module]:
         """The reference is the prepared graph: float, with the conv-bn pairs folded as in the
         int8 one, and the same node for each layer."""
@@ -183,7 +181,7 @@ class Pt2eBackend:
 
     @torch.no_grad()
     def _prepare_and_convert(
-        self, model: nn.Module, layers: list[str], mode: str, calibration: torch.Tensor | None
+        self, model: nn.Module, layers: list[str], mode: str, calibration: Inputs | None
     ) -> tuple[GraphModule, GraphModule]:
         prepare_pt2e, convert_pt2e, x86 = _torchao_pt2e()
         example = example_input(model, calibration)
@@ -195,8 +193,8 @@ class Pt2eBackend:
             warnings.simplefilter("ignore")  # export's and torchao's notes on internals
             prepared = prepare_pt2e(export_graph(model, example), quantizer)
             _batch_norms_as_affine(prepared)
-            for clip in (calibration if calibration is not None else example).split(1):
-                prepared(clip)
+            for sample in split(calibration if calibration is not None else example):
+                prepared(*sample)
             converted = convert_pt2e(copy.deepcopy(prepared))
         _drop_unused_tensors(converted)
         for graph_module in (prepared, converted):
@@ -206,11 +204,11 @@ class Pt2eBackend:
 
     @torch.no_grad()
     def layer_outputs(
-        self, model: nn.Module, layers: list[str], clip: torch.Tensor
+        self, model: nn.Module, layers: list[str], sample: Inputs
     ) -> dict[str, torch.Tensor]:
         nodes = layer_nodes(model)
         recorder = _Recorder(model, {nodes[name]: name for name in layers if name in nodes})
-        recorder.run(clip)
+        recorder.run(*sample)
         return recorder.outputs
 
     def quantized_layers(self, model: nn.Module, layers: list[str]) -> tuple[QuantizedLayer, ...]:
@@ -229,3 +227,6 @@ class Pt2eBackend:
             return sum(p.numel() for p in model.parameters())
         weights = [b for b in model.buffers() if b.dtype == torch.int8]
         return sum(t.numel() for t in [*model.parameters(), *weights])
+
+
+QUANTIZATION_BACKENDS.register(Pt2eBackend.name, Pt2eBackend())

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from autocompress.compression.quantization.backend import QUANTIZATION_BACKENDS
 from autocompress.compression.steps import PipelineError
 
-__all__ = ["QUANTIZE_MODES", "QuantizeStep", "QuantizedLayer"]
+__all__ = ["QUANTIZE_MODES", "QuantizeStep"]
 
 QUANTIZE_MODES = ("static", "dynamic")
 
@@ -35,17 +36,11 @@ class QuantizeStep:
             )
         if len(set(self.layers)) != len(self.layers):
             raise PipelineError("quantize step names a layer twice")
+        if self.backend not in QUANTIZATION_BACKENDS:
+            raise PipelineError(
+                f"unknown quantize backend {self.backend!r}; choose one of "
+                f"{', '.join(QUANTIZATION_BACKENDS)}"
+            )
 
     def summary(self) -> str:
         return f"int8 {len(self.layers)} layers"
-
-
-@dataclass(frozen=True)
-class QuantizedLayer:
-    name: str
-    quantized: bool
-    module_type: str  # what the layer is after the step
-
-    def __str__(self) -> str:
-        state = "int8" if self.quantized else "FLOAT (not quantized)"
-        return f"{self.name:<48} {state:<22} {self.module_type}"

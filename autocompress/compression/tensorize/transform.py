@@ -155,9 +155,7 @@ def _parameters(module: nn.Module) -> int:
 
 
 @torch.no_grad()
-def tensorize(
-    model: nn.Module, step: TensorizeStep, calibration: torch.Tensor | None = None
-) -> StepReport:
+def tensorize(model: nn.Module, step: TensorizeStep, calibration: object = None) -> StepReport:
     """Factorise every layer named in ``step.ranks``; ``calibration`` is not needed."""
     start = time.perf_counter()
     allowed = set(decomposable_layers(model))

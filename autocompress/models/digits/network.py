@@ -131,6 +131,7 @@ register_structure(
         prune_groups=_digits_groups,
         distillation=OutputDistillation(_training_images, kind="kl"),
         removable_blocks=_removable_blocks,
+        input_shape=lambda model: model.config.input_shape,
     ),
 )
 

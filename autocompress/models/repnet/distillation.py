@@ -149,8 +149,8 @@ class RepNetDistillation:
             raise PipelineError("finetune needs a model that declares its input (a RepNet config)")
         return _batches(step, config.num_frames, config.image_size, seed)
 
-    def inputs(self, batch: Batch) -> torch.Tensor:
-        return batch.clips
+    def inputs(self, batch: Batch) -> tuple[torch.Tensor]:
+        return (batch.clips,)
 
     def to(self, batch: Batch, device: torch.device) -> Batch:
         if device.type == "cpu":

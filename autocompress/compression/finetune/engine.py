@@ -33,6 +33,7 @@ from autocompress.compression.finetune.loop import optimize
 from autocompress.compression.finetune.step import FinetuneStep, RecoveryLog
 from autocompress.compression.finetune.teacher_outputs import HELD, TeacherOutputs, TeacherOutputsOf
 from autocompress.compression.steps import PipelineError, StepReport
+from autocompress.inputs import Inputs, output_tensors, rows
 
 __all__ = ["recover", "reestimate_batch_norms"]
 
@@ -48,7 +49,7 @@ def _batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 @torch.no_grad()
-def reestimate_batch_norms(model: nn.Module, inputs: Iterator[torch.Tensor], count: int) -> None:
+def reestimate_batch_norms(model: nn.Module, inputs: Iterator[Inputs], count: int) -> None:
     """Replace every batch norm's running statistics by their plain average over ``count``
     batches of ``inputs``, the rest of the model in inference mode."""
     norms = _batch_norms(model)
@@ -62,7 +63,7 @@ def reestimate_batch_norms(model: nn.Module, inputs: Iterator[torch.Tensor], cou
         norm.train()
     try:
         for _ in range(count):
-            model(next(inputs))
+            model(*next(inputs))
     finally:
         for norm, momentum in saved:
             norm.momentum = momentum
@@ -70,14 +71,13 @@ def reestimate_batch_norms(model: nn.Module, inputs: Iterator[torch.Tensor], cou
 
 
 def _first_tensors(outputs: Any) -> list[tuple[int, ...]]:
-    items = outputs if isinstance(outputs, tuple | list) else (outputs,)
-    return [tuple(t.shape) for t in items[:2] if torch.is_tensor(t)]
+    return [tuple(t.shape) for t in output_tensors(outputs)[:2]]
 
 
-def _check_teacher(student: nn.Module, teacher: nn.Module, inputs: torch.Tensor) -> None:
+def _check_teacher(student: nn.Module, teacher: nn.Module, inputs: Inputs) -> None:
     with torch.no_grad():
         try:
-            ours, theirs = student(inputs), teacher(inputs)
+            ours, theirs = student(*inputs), teacher(*inputs)
         except RuntimeError as error:
             raise PipelineError(f"finetune: the models cannot run these inputs: {error}") from error
     shapes = _first_tensors(ours), _first_tensors(theirs)
@@ -115,7 +115,7 @@ def recover(
     *,
     distillation: Distillation | None = None,
     device: str = "cpu",
-    calibration: torch.Tensor | None = None,
+    calibration: Inputs | None = None,
 ) -> StepReport:
     """Re-estimate batch norms, then distil ``teacher`` into ``model`` for ``step.steps``
     steps, in place, on ``device`` (the model comes back on the CPU), under ``distillation``
@@ -137,7 +137,7 @@ def recover(
     torch.set_num_threads(RECOVERY_THREADS)
     try:
         held = distillation.to(next(distillation.batches(step, teacher, step.seed + 1)), target)
-        _check_teacher(model.eval(), teacher, distillation.inputs(held)[:1])
+        _check_teacher(model.eval(), teacher, rows(distillation.inputs(held), 0, 1))
         batches = enumerate(
             distillation.to(batch, target)
             for batch in distillation.batches(step, teacher, step.seed)
@@ -161,12 +161,12 @@ def recover(
 
 
 @torch.no_grad()
-def _run(teacher: nn.Module, inputs: torch.Tensor) -> Any:
-    return teacher(inputs)
+def _run(teacher: nn.Module, inputs: Inputs) -> Any:
+    return teacher(*inputs)
 
 
 def _targets(
-    teacher: nn.Module, teacher_outputs: TeacherOutputsOf, index: int, inputs: torch.Tensor
+    teacher: nn.Module, teacher_outputs: TeacherOutputsOf, index: int, inputs: Inputs
 ) -> Any:
     return teacher_outputs(index, partial(_run, teacher, inputs))
 
@@ -175,12 +175,12 @@ def _held_loss(
     model: nn.Module, targets: Any, held: Any, step: FinetuneStep, distillation: Distillation
 ) -> float:
     with torch.no_grad():
-        return distillation.held_loss(model.eval()(distillation.inputs(held)), targets, step)
+        return distillation.held_loss(model.eval()(*distillation.inputs(held)), targets, step)
 
 
 def _distil(
     model: nn.Module,
-    targets: Callable[[int, torch.Tensor], Any],
+    targets: Callable[[int, Inputs], Any],
     batches: Iterator[tuple[int, Any]],
     step: FinetuneStep,
     distillation: Distillation,
@@ -195,7 +195,7 @@ def _distil(
     def loss_fn(numbered: tuple[int, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         number, batch = numbered
         inputs = distillation.inputs(batch)
-        return distillation.loss(model(inputs), targets(number, inputs), batch, step)
+        return distillation.loss(model(*inputs), targets(number, inputs), batch, step)
 
     try:
         optimize(model, optimizer, batches, loss_fn, _schedule(step), 0, step.steps)
