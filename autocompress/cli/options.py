@@ -39,6 +39,22 @@ def _unit_float(text: str) -> float:
     return value
 
 
+def _error_limits(text: str) -> dict[str, float]:
+    """``error=0.01`` or several, comma-separated: task error -> its largest increase."""
+    limits = {}
+    for part in text.split(","):
+        name, sign, value = part.partition("=")
+        try:
+            limits[name.strip()] = float(value)
+        except ValueError:
+            sign = ""
+        if not sign or not name.strip() or limits[name.strip()] < 0:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: expected ERROR=INCREASE, e.g. error=0.01 (an increase >= 0)"
+            )
+    return limits
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", default=DEFAULT_PRESET, help=f"model preset (default: {DEFAULT_PRESET})"

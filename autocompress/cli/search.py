@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autocompress.cli.options import _positive_int, add_study_options
+from autocompress.cli.options import _error_limits, _positive_int, add_study_options
+
+if TYPE_CHECKING:
+    from autocompress.study.config import StudyConfig
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -23,16 +27,37 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "where the artifact runs",
     )
     search.add_argument(
+        "--max-error-increase",
+        type=_error_limits,
+        action="append",
+        metavar="ERROR=INCREASE",
+        help="also infeasible: that task error more than INCREASE above the uncompressed "
+        "model's (e.g. error=0.01; repeat it or join several with commas)",
+    )
+    search.add_argument(
         "--max-mae-increase",
         type=float,
-        help="also infeasible: MAE more than this above the uncompressed model's",
+        help="the same as --max-error-increase mae=VALUE (RepNet's counting error)",
     )
     search.add_argument("--preset", help="repnet-s (default), repnet or digits")
     search.add_argument(
         "--model",
         metavar="MODULE:FACTORY",
-        help="your own model instead of a preset: a factory returning (model, example_inputs) "
-        "or an adapter",
+        help="your own model instead of a preset: a factory returning an nn.Module (with "
+        "--input-shape), (model, example_inputs) or an adapter",
+    )
+    search.add_argument(
+        "--input-shape",
+        metavar="SHAPE",
+        help="with --model returning an nn.Module: its example input's shape, e.g. 1,3,224,224; "
+        "several inputs joined by ';' (1,16;1,16). Inputs are random: floats standard normal, "
+        "integers 0 or 1",
+    )
+    search.add_argument(
+        "--input-type",
+        metavar="TYPE",
+        help="with --input-shape: each input's type, joined by ';' (int64;int64): float "
+        "(default), int64, int32, uint8 or bool",
     )
     search.add_argument(
         "--task",
@@ -66,18 +91,36 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
     return {
         "preset": args.model or args.preset,
         "task": args.task,
+        "input_shape": args.input_shape,
+        "input_type": args.input_type,
         "weights": str(args.weights) if args.weights else None,
         "data.path": str(args.data) if args.data else None,
         "trials": args.trials,
         "budget_ms": args.budget_ms,
         "accuracy_device": args.accuracy_device,
         "max_mae_increase": args.max_mae_increase,
+        **{
+            f"max_error_increase.{name}": limit
+            for limits in args.max_error_increase or ()
+            for name, limit in limits.items()
+        },
         "sampler": args.sampler,
         "seed": args.seed,
         "objectives": tuple(args.objectives.split(",")) if args.objectives else None,
         "latency.threads": args.threads,
         "data.subset": args.subset,
     }
+
+
+def _first_line(config: StudyConfig) -> str:
+    """What the study searches and the caps a point must keep to be feasible."""
+    budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
+    caps = ", ".join(f"{name} +{limit:g}" for name, limit in config.max_error_increase.items())
+    return (
+        f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
+        f"error caps {caps or 'none'}, sampler {config.sampler}, "
+        f"objectives {', '.join(config.objectives or ())}"
+    )
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -103,11 +146,7 @@ def _run(args: argparse.Namespace) -> None:
     config = resolve_study_config(args.study, args.config, _study_overrides(args), stored)
     adapter = adapter_for(model_settings(config, args.run_dir))
     config = with_task_objectives(config, adapter.objectives)
-    budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
-    print(
-        f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
-        f"sampler {config.sampler}, objectives {', '.join(config.objectives)}"
-    )
+    print(_first_line(config))
     heartbeat = Heartbeat(args.heartbeat_seconds, 4 * args.heartbeat_seconds)
     outcome = run_search(
         config,

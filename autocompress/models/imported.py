@@ -1,10 +1,12 @@
 """A user's model named by import path: ``--model package.module:factory``.
 
-The factory (any callable without arguments, a class included) returns a
-:class:`~autocompress.models.adapter.ModelAdapter`, or a pair ``(model, example_inputs)``
-scored by ``--task package.module:object``: a Task, or a function of the model returning an
-error or a mapping objective -> error (its ``objectives`` attribute names them; default
-``error``). The current directory is importable, as for ``python -m``.
+The factory (any callable without arguments, a class included, e.g.
+``torchvision.models:resnet18``) returns a :class:`~autocompress.models.adapter.ModelAdapter`,
+a pair ``(model, example_inputs)``, or a plain ``nn.Module`` whose example inputs the study
+describes (``input_shape``, ``input_type``: :func:`example_inputs`). The last two are scored by
+``--task package.module:object``: a Task, or a function of the model returning an error or a
+mapping objective -> error (its ``objectives`` attribute names them; default ``error``). The
+current directory is importable, as for ``python -m``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
+from autocompress.backends.local_runner import DTYPES
 from autocompress.errors import UserError
 from autocompress.evaluators.task import FunctionTask, Task
-from autocompress.inputs import as_inputs
+from autocompress.inputs import Inputs, as_inputs
 from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 
-__all__ = ["import_object", "imported_adapter"]
+__all__ = ["example_inputs", "import_object", "imported_adapter", "input_spec"]
+
+# Example inputs described by shape are random, from a fixed seed, so a resumed study rebuilds
+# the same ones. Integer types hold 0 or 1 (INTEGER_HIGH excluded): valid token ids of any
+# vocabulary, attention masks and indices alike; floats are standard normal; bool random.
+INPUT_SEED = 0
+INTEGER_HIGH = 2
 
 
 def import_object(path: str) -> Any:
@@ -42,6 +52,41 @@ def import_object(path: str) -> Any:
     return target
 
 
+def input_spec(shape: str, types: str | None = None) -> list[tuple[tuple[int, ...], torch.dtype]]:
+    """Each input's shape and type from the latency command's conventions
+    (autocompress.backends.command_latency): shapes ``1,3,224,224``, several joined by ``;``
+    (``1,16;1,16``), types likewise (``int64;int64``; default float)."""
+    try:
+        shapes = [tuple(int(size) for size in part.split(",")) for part in shape.split(";")]
+    except ValueError:
+        raise UserError(
+            f"input_shape: {shape!r}; expected sizes like 1,3,224,224 (inputs joined by ;)"
+        ) from None
+    if any(not dims or min(dims) < 1 for dims in shapes):
+        raise UserError(f"input_shape: {shape!r}; every size must be >= 1")
+    names = types.split(";") if types else ["float"] * len(shapes)
+    unknown = [name for name in names if name not in DTYPES]
+    if unknown:
+        raise UserError(f"input_type: {unknown[0]!r}; choose from {', '.join(DTYPES)}")
+    if len(names) != len(shapes):
+        raise UserError(
+            f"input_type: {len(names)} types for {len(shapes)} input shapes; give one per input"
+        )
+    return list(zip(shapes, (DTYPES[name] for name in names), strict=True))
+
+
+def example_inputs(shape: str, types: str | None = None) -> Inputs:
+    """Random inputs of these shapes and types (see INPUT_SEED for their values)."""
+    generator = torch.Generator().manual_seed(INPUT_SEED)
+    tensors = []
+    for dims, dtype in input_spec(shape, types):
+        if dtype.is_floating_point:
+            tensors.append(torch.randn(dims, generator=generator, dtype=dtype))
+        else:
+            tensors.append(torch.randint(0, INTEGER_HIGH, dims, generator=generator).to(dtype))
+    return as_inputs(tuple(tensors), f"input_shape {shape!r}")
+
+
 def _task(path: str | None) -> Task | None:
     if path is None:
         return None
@@ -53,9 +98,27 @@ def _task(path: str | None) -> Task | None:
     return FunctionTask(target, tuple(getattr(target, "objectives", ("error",))))
 
 
-def imported_adapter(path: str, task: str | None) -> ModelAdapter:
+def imported_adapter(
+    path: str, task: str | None, input_shape: str | None = None, input_type: str | None = None
+) -> ModelAdapter:
+    """The adapter of the factory at ``path`` (see the module's notes)."""
     target = import_object(path)
     made = target() if callable(target) and not isinstance(target, nn.Module) else target
+    if input_shape is None and input_type is not None:
+        raise UserError("input_type: give input_shape too (one shape per input)")
+    if isinstance(made, nn.Module):
+        if input_shape is None:
+            raise UserError(
+                f"{path} gave a {type(made).__name__} without example inputs: give its input "
+                "shape (--input-shape 1,3,224,224; several inputs 1,16;1,16 with --input-type "
+                "int64;int64)"
+            )
+        inputs = example_inputs(input_shape, input_type)
+        return ModuleAdapter(made, inputs, _task(task), name=path)
+    if input_shape is not None:
+        raise UserError(
+            f"input_shape: {path} brings its own example inputs; leave --input-shape out"
+        )
     if isinstance(made, ModelAdapter):
         if task is not None:
             raise UserError(f"task: {path} is an adapter with its own task; leave --task out")
@@ -66,6 +129,6 @@ def imported_adapter(path: str, task: str | None) -> ModelAdapter:
             model, as_inputs(inputs, f"{path}'s example inputs"), _task(task), name=path
         )
     raise UserError(
-        f"{path} gave a {type(made).__name__}: a model factory returns a ModelAdapter or "
-        "(model, example_inputs)"
+        f"{path} gave a {type(made).__name__}: a model factory returns a ModelAdapter, "
+        "(model, example_inputs), or an nn.Module with --input-shape"
     )

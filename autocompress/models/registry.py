@@ -26,6 +26,10 @@ class ModelSettings:
     run_dir: Path
     weights: str | None = None
     task: str | None = None  # "package.module:object" for a model imported by path
+    # A model imported by path that is a plain nn.Module: its example inputs' shapes and types
+    # ("1,16;1,16", "int64;int64"; autocompress.models.imported.example_inputs).
+    input_shape: str | None = None
+    input_type: str | None = None
     data_path: str | None = None  # the study's evaluation data; None: generated
     synthetic_items: int | None = None
     synthetic_seed: int = 0
@@ -43,9 +47,15 @@ def adapter_for(settings: ModelSettings) -> ModelAdapter:
     if ":" in settings.preset:
         from autocompress.models.imported import imported_adapter
 
-        return imported_adapter(settings.preset, settings.task)
+        return imported_adapter(
+            settings.preset, settings.task, settings.input_shape, settings.input_type
+        )
     if settings.task is not None:
         raise UserError(f"task: preset {settings.preset!r} brings its own task; leave task out")
+    if settings.input_shape is not None or settings.input_type is not None:
+        raise UserError(
+            f"input_shape: preset {settings.preset!r} brings its own inputs; leave it out"
+        )
     if settings.preset == ModuleAdapter.name:
         raise UserError(
             "this study searched a model given from Python (autocompress.search): rebuild or "

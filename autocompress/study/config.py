@@ -16,6 +16,7 @@ from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
 from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.quantization import QUANTIZATION_BACKENDS
 from autocompress.errors import UserError
+from autocompress.models.imported import input_spec
 from autocompress.models.registry import ModelSettings
 from autocompress.spaces.config import SpaceConfig
 
@@ -114,6 +115,11 @@ class StudyConfig:
     # (autocompress.models.imported), scored by ``task``.
     preset: str = "repnet-s"
     task: str | None = None  # "package.module:object", a Task or an evaluation function
+    # A model imported by path that is a plain nn.Module: its example inputs, random of these
+    # shapes and types ("1,3,224,224"; several inputs "1,16;1,16" with "int64;int64"; default
+    # float), the same on every resume (autocompress.models.imported.example_inputs).
+    input_shape: str | None = None
+    input_type: str | None = None
     weights: str | None = None  # None: the preset's shipped weights
     # None: latency, size and every error the model's task reports (with_task_objectives).
     objectives: tuple[str, ...] | None = None
@@ -150,6 +156,8 @@ class StudyConfig:
             "max_error_increase",
             _with_legacy_limits(self.max_error_increase, {"max_mae_increase": max_mae_increase}),
         )
+        if self.input_shape is not None:
+            input_spec(self.input_shape, self.input_type)  # refuse a bad one when read
         if self.objectives is not None and len(set(self.objectives)) != len(self.objectives):
             raise UserError(f"objectives: {list(self.objectives)} names one twice")
         if self.objectives == ():
@@ -238,6 +246,8 @@ def model_settings(config: StudyConfig, run_dir: Path) -> ModelSettings:
         run_dir=Path(run_dir),
         weights=config.weights,
         task=config.task,
+        input_shape=config.input_shape,
+        input_type=config.input_type,
         data_path=config.data.path,
         synthetic_items=config.data.synthetic_videos,
         synthetic_seed=config.data.synthetic_seed,

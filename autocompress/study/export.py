@@ -76,9 +76,9 @@ def pick_trial(study: optuna.Study, choice: str) -> int:
         return int(choice)
     if choice not in PICKS:
         raise UserError(f"--trial takes a number or one of {', '.join(PICKS)}, not {choice!r}")
-    front = feasible_front(study)
+    front = feasible_front(study)  # within the budget and every error cap, as the front
     if not front:
-        raise UserError(f"study {study.study_name!r} has no feasible trial yet")
+        raise UserError(_no_feasible_point(study))
     errors = Feasibility.of(study).task_objectives
 
     def value(trial: optuna.trial.FrozenTrial) -> float | None:
@@ -93,6 +93,19 @@ def pick_trial(study: optuna.Study, choice: str) -> int:
     if not measured:
         raise UserError(f"study {study.study_name!r} does not score accuracy: pick by number")
     return min(measured, key=value).number
+
+
+def _no_feasible_point(study: optuna.Study) -> str:
+    """One line: no point to pick, and the limits none of the finished trials keeps."""
+    feasibility = Feasibility.of(study)
+    finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    limits = [f"budget {feasibility.budget_ms:g} ms"] if feasibility.budget_ms else []
+    limits += [f"{name} +{cap:g}" for name, cap in feasibility.max_error_increase.items()]
+    within = f" keeps within {', '.join(limits)}" if limits else " was fully scored"
+    return (
+        f"study {study.study_name!r} has no feasible point to export: none of its {finished} "
+        f"finished trials{within}"
+    )
 
 
 def exportable_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
