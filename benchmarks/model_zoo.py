@@ -103,7 +103,10 @@ def main() -> None:
                 f"| {name} | {run.valid}/{run.total} | {_best_speedup(run)} | {shown[0]} | "
                 f"{shown[1]} |"
             )
-            reasons += [f"- {name}: {count} x `{why}`" for why, count in run.failures.most_common()]
+            where = " (the study's set-up, before any trial)" if run.result is None else ""
+            reasons += [
+                f"- {name}{where}: {count} x `{why}`" for why, count in run.failures.most_common()
+            ]
     lines += ["", "Why trials failed (first line of each reason):", "", *(reasons or ["- none"])]
     args.out.write_text("\n".join(lines) + "\n")
 
