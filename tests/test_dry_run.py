@@ -129,10 +129,10 @@ def test_cp_on_a_large_layer_is_refused_in_one_line_before_it_runs():
     assert isinstance(conv[0], nn.Sequential)
 
 
-def test_cp_rank_is_capped_where_it_stops_compressing():
-    conv = nn.Sequential(nn.Conv2d(4, 4, 3))  # 144 weights, 14 per rank: cap 10
+def test_cp_rank_is_capped_at_the_largest_rank_the_shape_needs():
+    conv = nn.Sequential(nn.Conv2d(4, 4, 3))  # 144 weights, widest unfolding rank 36
     report = apply(conv, TensorizeStep({"0": 50}, method="cp"))
-    assert report.layers[0].rank == (factorize.cp_rank_cap((4, 4, 3, 3)),) == (10,)
+    assert report.layers[0].rank == (factorize.cp_rank_cap((4, 4, 3, 3)),) == (36,)
 
 
 def test_pipeline_check_still_refuses_the_unrenamed_group():

@@ -3,16 +3,17 @@ quantizable layer is tried once on a copy of the model before a study samples it
 
 A group or layer that cannot take its step (channels tied to an attention's ``embed_dim``, a
 CP on ``padding='same'``, an op int8 cannot take) fails every trial that samples it, and a
-random sampler samples it in about half of them. Each is tried once, at a moderate setting,
-with the compression package's own ``apply``, and the model must still run on one calibration
-sample afterwards; what fails is left out of the space with its reason (``LeftOut``).
+random sampler samples it in about half of them. Each is tried at a moderate setting with the
+compression package's own ``apply`` on a copy, all of a kind at once and bisected only when that
+fails, and the model must still run on one calibration sample afterwards; what fails is left
+out of the space with its reason (``LeftOut``).
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,23 +61,23 @@ def _failure(model: nn.Module, step: Step, sample: Inputs) -> str | None:
     return None
 
 
-def _quantize_failures(
-    model: nn.Module, layers: Sequence[str], backend: str, sample: Inputs
+def _failures(
+    model: nn.Module, names: Sequence[str], step_of: Callable[[list[str]], Step], sample: Inputs
 ) -> dict[str, str]:
-    """The layers int8 fails on, by bisection: all at once first, so a model where every
-    layer quantizes costs one try. A failure that only a combination shows (both halves
-    quantize alone) is not attributed to any layer."""
-    if not layers:
+    """The names whose step fails, by bisection: all at once first, so a model where every
+    name takes its step costs one try (one dependency graph, one forward), not one per name.
+    A failure that only a combination shows (both halves pass alone) is not attributed."""
+    if not names:
         return {}
-    reason = _failure(model, QuantizeStep(list(layers), backend=backend), sample)
+    reason = _failure(model, step_of(list(names)), sample)
     if reason is None:
         return {}
-    if len(layers) == 1:
-        return {layers[0]: reason}
-    half = len(layers) // 2
+    if len(names) == 1:
+        return {names[0]: reason}
+    half = len(names) // 2
     return {
-        **_quantize_failures(model, layers[:half], backend, sample),
-        **_quantize_failures(model, layers[half:], backend, sample),
+        **_failures(model, names[:half], step_of, sample),
+        **_failures(model, names[half:], step_of, sample),
     }
 
 
@@ -92,25 +93,32 @@ def dry_run(
     module) cannot take its step on ``model``, each with the reason, in the catalog's order;
     techniques ``space``'s orders never use are not tried."""
     sample = rows(calibration, 0, 1)
-    left: list[LeftOut] = []
-
-    def attempt(kind: str, name: str, step: Step) -> None:
-        reason = _failure(model, step, sample)
-        if reason is not None:
-            left.append(LeftOut(kind, name, reason))
-
+    tries: list[tuple[str, Sequence[str], Callable[[list[str]], Step]]] = []
     if _searched(space, "prune"):
-        for group in catalog.prune_groups:
-            step = PruneStep({group: PRUNE_RATIO}, round_to=space.prune_round_to)
-            attempt("prune", group, step)
+
+        def prune(groups: list[str]) -> Step:
+            return PruneStep(dict.fromkeys(groups, PRUNE_RATIO), round_to=space.prune_round_to)
+
+        tries.append(("prune", catalog.prune_groups, prune))
     if _searched(space, "tensorize"):
-        for layer, method in catalog.factors:
-            attempt(method, layer, TensorizeStep({layer: RANK_FRACTION}, method=method))
+        for method in dict.fromkeys(method for _, method in catalog.factors):
+
+            def tensorize(layers: list[str], method: str = method) -> Step:
+                return TensorizeStep(dict.fromkeys(layers, RANK_FRACTION), method=method)
+
+            layers = [layer for layer, m in catalog.factors if m == method]
+            tries.append((method, layers, tensorize))
     if _searched(space, "quantize"):
-        backend = catalog.quantize_backend
-        failed = _quantize_failures(model, catalog.quantizable, backend, sample)
-        left.extend(LeftOut("quantize", name, reason) for name, reason in failed.items())
-    return tuple(left)
+
+        def quantize(layers: list[str]) -> Step:
+            return QuantizeStep(layers, backend=catalog.quantize_backend)
+
+        tries.append(("quantize", catalog.quantizable, quantize))
+    return tuple(
+        LeftOut(kind, name, reason)
+        for kind, names, step_of in tries
+        for name, reason in _failures(model, names, step_of, sample).items()
+    )
 
 
 def summary(left_out: Sequence[LeftOut], shown: int = 5) -> str:

@@ -119,9 +119,9 @@ def cp_seconds(shape: tuple[int, ...], rank: int) -> float:
 
 
 def cp_rank_cap(shape: tuple[int, ...]) -> int:
-    """The rank at which CP's factors hold as many parameters as the weight: above it CP
-    compresses nothing and only takes longer."""
-    return max(1, math.prod(shape) // sum(shape))
+    """The rank cap: the largest CP rank any tensor of ``shape`` needs (its elements over its
+    largest mode, the rank of its widest unfolding); above it ALS only takes longer."""
+    return max(1, math.prod(shape) // max(shape))
 
 
 def _stop_after(seconds: float) -> Callable:
