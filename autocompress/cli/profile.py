@@ -24,6 +24,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> None:
     from autocompress.analysis.profile import plot_profile, profile_model
     from autocompress.inputs import as_inputs
+    from autocompress.spaces.catalog import LayerCatalog
+    from autocompress.spaces.config import SpaceConfig
+    from autocompress.spaces.dry_run import dry_run, summary
     from autocompress.timing import TimingProtocol
 
     model_adapter = adapter(args)
@@ -36,6 +39,9 @@ def _run(args: argparse.Namespace) -> None:
     print(f"preset {args.preset} ({source}), input {shape}, threads {threads}")
     print(f"{protocol.warmup} warm-up + {protocol.runs} timed runs per part; spread = IQR\n")
     print(profile)
+    catalog = LayerCatalog.of(model, SpaceConfig(), {}, calibration=example)
+    left_out = dry_run(model, catalog, example, SpaceConfig())
+    print("\n" + (summary(left_out) if left_out else "every group and layer takes its step"))
     if args.plot:
         plot_profile(profile, args.plot, f"{args.preset}: share of latency and weights")
         print(f"\nplot written to {args.plot}")

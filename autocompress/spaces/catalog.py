@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -17,6 +17,7 @@ from autocompress.compression.quantization import quantization_backend
 from autocompress.compression.tensorize import factor_names
 from autocompress.inputs import Inputs, as_inputs
 from autocompress.spaces.config import SpaceConfig
+from autocompress.spaces.dry_run import LeftOut
 
 __all__ = ["LayerCatalog", "PipelinePoint"]
 
@@ -34,6 +35,7 @@ class LayerCatalog:
     largest_first: tuple[str, ...] = ()  # decomposable layers by parameter count, descending
     # Technique kind -> what the model offers it, for techniques that say (Technique.offers)
     offers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    left_out: tuple[LeftOut, ...] = ()  # what a dry run found cannot take its step (dry_run)
 
     @classmethod
     def of(
@@ -83,6 +85,23 @@ class LayerCatalog:
                 if technique.offers is not None
                 and any(technique.letter in order for order in space.orders)
             },
+        )
+
+    def without(self, left_out: tuple[LeftOut, ...]) -> LayerCatalog:
+        """This catalog less what cannot take its step: a group it cannot prune, a method it
+        cannot factorise a layer with (a layer with no method left is not decomposable), a
+        layer int8 fails on."""
+        gone = {(item.step, item.name) for item in left_out}
+        factors = {key: names for key, names in self.factors.items() if key[::-1] not in gone}
+        decomposable = {layer for layer, _ in factors}
+        return replace(
+            self,
+            prune_groups=tuple(g for g in self.prune_groups if ("prune", g) not in gone),
+            decomposable=tuple(n for n in self.decomposable if n in decomposable),
+            quantizable=tuple(n for n in self.quantizable if ("quantize", n) not in gone),
+            factors=factors,
+            largest_first=tuple(n for n in self.largest_first if n in decomposable),
+            left_out=self.left_out + tuple(left_out),
         )
 
 

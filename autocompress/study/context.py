@@ -4,6 +4,7 @@ calibration inputs, the layer catalog with its SQNR ranking, and the cost evalua
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -23,6 +24,8 @@ from autocompress.evaluators.task import evaluate_task
 from autocompress.inputs import Inputs, as_inputs, repeated
 from autocompress.models.adapter import ModelAdapter
 from autocompress.models.registry import adapter_for
+from autocompress.spaces.config import SpaceConfig
+from autocompress.spaces.dry_run import LeftOut, dry_run, summary
 from autocompress.spaces.pipeline_space import LayerCatalog
 from autocompress.study.config import (
     MEASURED_OBJECTIVES,
@@ -47,7 +50,7 @@ def compress(
 
 
 def _sqnr_ranking(
-    study: optuna.Study, model: nn.Module, calibration: Inputs, backend: str
+    study: optuna.Study, model: nn.Module, calibration: Inputs, backend: str, layers: list[str]
 ) -> dict[str, float]:
     """Per-layer SQNR of the uncompressed model, computed by the first worker, then stored."""
     stored = study.user_attrs.get("sqnr_db")
@@ -55,10 +58,29 @@ def _sqnr_ranking(
         return json.loads(stored)
     from autocompress.analysis.sqnr import layer_sqnr
 
-    results = layer_sqnr(model, calibration, backend=backend)
+    results = layer_sqnr(model, calibration, layers, backend=backend) if layers else []
     ranking = {r.name: min(r.sqnr_db, 999.0) for r in results}
     study.set_user_attr("sqnr_db", json.dumps(ranking))
     return ranking
+
+
+def _left_out(
+    study: optuna.Study,
+    model: nn.Module,
+    catalog: LayerCatalog,
+    calibration: Inputs,
+    space: SpaceConfig,
+) -> tuple[LeftOut, ...]:
+    """What the model cannot take (the dry run), found by the first worker, then stored, and
+    said once."""
+    stored = study.user_attrs.get("left_out")
+    if stored is not None:
+        return tuple(LeftOut(**item) for item in json.loads(stored))
+    left_out = dry_run(model, catalog, calibration, space)
+    study.set_user_attr("left_out", json.dumps([dataclasses.asdict(i) for i in left_out]))
+    if left_out:
+        logging.getLogger(__name__).info("%s", summary(left_out))
+    return left_out
 
 
 def _check_device(device: str) -> None:
@@ -129,18 +151,23 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
     _check_device(config.accuracy_device)
     model, source = adapter.load()
     calibration = as_inputs(adapter.calibration(config.data.calibration_clips), "calibration")
+    backend = config.quantize_backend
+    try:
+        catalog = LayerCatalog.of(model, config.space, {}, backend, calibration)
+        left_out = _left_out(study, model, catalog, calibration, config.space)
+        catalog = catalog.without(left_out)
+    except ValueError as error:
+        raise UserError(str(error)) from error
     wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
     started = time.perf_counter()
-    backend = config.quantize_backend
-    sqnr = _sqnr_ranking(study, model, calibration, backend) if wants_sqnr else {}
+    if wants_sqnr:  # of the layers int8 takes (the dry run): one that fails would fail it all
+        layers = list(catalog.quantizable)
+        sqnr = _sqnr_ranking(study, model, calibration, backend, layers)
+        catalog = dataclasses.replace(catalog, sqnr_db=sqnr)
     if wants_sqnr and time.perf_counter() - started > 1:
         logging.getLogger(__name__).info(
             "SQNR ranking of %d layers: %.0f s", len(sqnr), time.perf_counter() - started
         )
-    try:
-        catalog = LayerCatalog.of(model, config.space, sqnr, backend, calibration)
-    except ValueError as error:
-        raise UserError(str(error)) from error
     latency = config.latency
     example = repeated(calibration, latency.batch_size)
     scores_task = bool(set(config.objectives) - set(MEASURED_OBJECTIVES))

@@ -45,8 +45,14 @@ def _ratios(trial: optuna.Trial, catalog, space) -> dict[str, float]:
 
 
 def suggest(trial: optuna.Trial, catalog, space, state) -> PruneStep | None:
-    """A ratio per prune group the steps before left in place."""
-    ratios = {g: r for g, r in _ratios(trial, catalog, space).items() if state.present(g)}
+    """A ratio per prune group the steps before left in place. A per-layer group whose layer
+    an earlier step factorised follows it (as ``Names.factorise`` renames it) to its last
+    factor, which has the layer's output channels."""
+    ratios = {
+        state.factored[g][-1] if g in state.factored else g: r
+        for g, r in _ratios(trial, catalog, space).items()
+        if state.present(g)
+    }
     return PruneStep(ratios=ratios, round_to=space.prune_round_to) if ratios else None
 
 

@@ -72,7 +72,7 @@ def _refuse_tied(group: tp.dependency.Group, name: str, group_name: str) -> None
             continue
         raise PipelineError(
             f"cannot prune group {group_name!r}: the output channels of {name} are tied to "
-            f"{reason} ({dep.target.name}), which this step does not prune"
+            f"{reason} ({dep.target.name.partition(' (')[0]}), which this step does not prune"
         )
 
 

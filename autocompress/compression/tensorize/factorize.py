@@ -10,6 +10,7 @@ layers with the same ranks over and over. The cache lives in ``$AUTOCOMPRESS_CAC
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -21,13 +22,32 @@ from joblib import Memory
 from tensorly.decomposition import parafac
 
 from autocompress.cache import cache_root
+from autocompress.compression.steps import PipelineError
 from autocompress.compression.tensorize.vbmf import evbmf_rank
 from autocompress.timing import torch_threads
 
-__all__ = ["cache_dir", "cp", "svd", "tucker2", "unfolding_ranks"]
+__all__ = [
+    "CP_TIME_CAP_S",
+    "cache_dir",
+    "cp",
+    "cp_rank_cap",
+    "cp_seconds",
+    "svd",
+    "tucker2",
+    "unfolding_ranks",
+]
 
 _CP_ITERATIONS = 200
 _TUCKER_ITERATIONS = 20
+
+# CP's cost, measured (parafac as below, one thread, random weights: no early convergence,
+# the shared 2-core development machine): 256x256x3x3 took 0.25 / 1.9 / 5.8 / 27 s at rank
+# 8 / 32 / 64 / 128, 64x64x3x3 0.02 / 0.11 / 0.31 / 1.2 s. Past the smallest ranks that is
+# about 3e-9 s x elements x rank^2 (2.0-3.2e-9 across those runs), so a ResNet-18 512x512x3x3
+# at 0.7 of its channels (rank 359) would take about 15 minutes.
+CP_SECONDS_PER_ELEMENT_RANK2 = 3e-9
+CP_TIME_CAP_S = 20.0  # a CP estimated to take longer is refused (one trial's worth of waiting)
+CP_WALL_LIMIT_S = 3 * CP_TIME_CAP_S  # a CP that runs this long anyway (a loaded machine) stops
 
 
 def cache_dir() -> Path:
@@ -93,6 +113,28 @@ def _tucker2(weight: np.ndarray, ranks: tuple[int, int]):
     return (core.float().numpy(), out_factor.float().numpy(), in_factor.float().numpy(), error)
 
 
+def cp_seconds(shape: tuple[int, ...], rank: int) -> float:
+    """About how long :func:`cp` takes on a weight of ``shape`` at ``rank`` (see above)."""
+    return CP_SECONDS_PER_ELEMENT_RANK2 * math.prod(shape) * rank**2
+
+
+def cp_rank_cap(shape: tuple[int, ...]) -> int:
+    """The rank cap: the largest CP rank any tensor of ``shape`` needs (its elements over its
+    largest mode, the rank of its widest unfolding); above it ALS only takes longer."""
+    return max(1, math.prod(shape) // max(shape))
+
+
+def _stop_after(seconds: float) -> Callable:
+    """A parafac callback that refuses to go on past ``seconds`` of wall time."""
+    started = time.perf_counter()
+
+    def check(_cp_tensor, _error) -> None:
+        if time.perf_counter() - started > seconds:
+            raise PipelineError(f"CP stopped after {seconds:.0f} s; use tucker or a lower rank")
+
+    return check
+
+
 def _cp(weight: np.ndarray, rank: int):
     """CP (PARAFAC) of all modes: weights (R,) and one R-column factor per mode. Runs on
     TensorLy's PyTorch backend: numpy's threaded BLAS thrashes when the cores are shared
@@ -111,6 +153,7 @@ def _cp(weight: np.ndarray, rank: int):
             init=init,
             tol=1e-4,
             random_state=0,
+            callback=_stop_after(CP_WALL_LIMIT_S),
         )
         error = _relative_error(tensor, tl.cp_to_tensor(cp_tensor))
     weights, factors = cp_tensor

@@ -47,10 +47,15 @@ def _ranks(trial: optuna.Trial, catalog, space) -> dict[str, float | str]:
 
 
 def suggest(trial: optuna.Trial, catalog, space, state) -> TensorizeStep | None:
-    """A method and ranks for the layers the steps before left in place; later steps address
-    the chosen layers by their factors' names (``state.factored``)."""
+    """A method and ranks for the layers the steps before left in place and the method can
+    factorise (``catalog.factors``: what its dry run left); later steps address the chosen
+    layers by their factors' names (``state.factored``)."""
     method = trial.suggest_categorical("tensorize.method", list(space.tensorize_methods))
-    ranks = {k: r for k, r in _ranks(trial, catalog, space).items() if state.present(k)}
+    ranks = {
+        k: r
+        for k, r in _ranks(trial, catalog, space).items()
+        if state.present(k) and (k, method) in catalog.factors
+    }
     if not ranks:
         return None
     state.factored = {layer: catalog.factors[layer, method] for layer in ranks}

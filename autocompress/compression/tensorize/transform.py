@@ -65,9 +65,22 @@ def resolve_rank(module: nn.Module, rank: Rank, method: str) -> tuple[int, ...]:
         ranks = (min(rank, out_channels), min(rank, in_channels))
     if method == "tucker":
         return ranks
-    if isinstance(rank, int) and not isinstance(rank, bool):
-        return (rank,)
-    return (max(ranks),)  # CP: one rank for all modes, the larger channel rank
+    # CP: one rank for all modes, the larger channel rank, at most the rank cap.
+    chosen = rank if isinstance(rank, int) and not isinstance(rank, bool) else max(ranks)
+    return (min(chosen, factorize.cp_rank_cap(weight.shape)),)
+
+
+def _refuse_slow_cp(name: str, module: nn.Module, rank: int) -> None:
+    """The time cap: a CP estimated to take longer than ``CP_TIME_CAP_S`` is refused before
+    it starts, naming the largest rank that fits."""
+    shape = tuple(module.weight.shape)
+    seconds = factorize.cp_seconds(shape, rank)
+    if seconds > factorize.CP_TIME_CAP_S:
+        fits = math.isqrt(int(factorize.CP_TIME_CAP_S / factorize.cp_seconds(shape, 1)))
+        raise PipelineError(
+            f"CP of {name} at rank {rank} would take about {seconds:.0f} s (cap "
+            f"{factorize.CP_TIME_CAP_S:.0f} s); use tucker or a rank of at most {fits}"
+        )
 
 
 def _conv(dims: int, in_ch: int, out_ch: int, weight: np.ndarray, **options) -> nn.Module:
@@ -166,11 +179,15 @@ def tensorize(model: nn.Module, step: TensorizeStep, calibration: object = None)
             "(see decomposable_layers)"
         )
     params_before = _parameters(model)
-    layers, notes = [], []
+    resolved = {}  # every rank resolved and within the caps before any layer is replaced
     for name, rank_spec in step.ranks.items():
         module = model.get_submodule(name)
         method = _method(module, step.method)
-        ranks = resolve_rank(module, rank_spec, step.method)
+        resolved[name] = module, method, resolve_rank(module, rank_spec, step.method)
+        if method == "cp":
+            _refuse_slow_cp(name, module, *resolved[name][2])
+    layers, notes = [], []
+    for name, (module, method, ranks) in resolved.items():
         replacement, error = _BUILDERS[method](module, ranks)
         replacement.train(module.training)
         replace_module(model, name, replacement)

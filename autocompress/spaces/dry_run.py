@@ -1,0 +1,130 @@
+"""A space built from what the model offers: every prune group, decomposable layer and
+quantizable layer is tried once on a copy of the model before a study samples it.
+
+A group or layer that cannot take its step (channels tied to an attention's ``embed_dim``, a
+CP on ``padding='same'``, an op int8 cannot take) fails every trial that samples it, and a
+random sampler samples it in about half of them. Each is tried at a moderate setting with the
+compression package's own ``apply`` on a copy, all of a kind at once and bisected only when that
+fails, and the model must still run on one calibration sample afterwards; what fails is left
+out of the space with its reason (``LeftOut``).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from autocompress.compression import PruneStep, QuantizeStep, TensorizeStep, apply
+from autocompress.compression.registry import technique_named
+from autocompress.compression.steps import Step
+from autocompress.errors import first_line
+from autocompress.inputs import Inputs, rows
+from autocompress.spaces.config import SpaceConfig
+
+__all__ = ["PRUNE_RATIO", "RANK_FRACTION", "LeftOut", "dry_run", "summary"]
+
+PRUNE_RATIO = 0.3  # moderate: removes channels from any group of 2 or more
+RANK_FRACTION = 0.1  # small: the factorisation is tried, not its accuracy, so it takes seconds
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A choice the space leaves out: ``step`` is ``prune`` (``name`` a group), a tensorize
+    method (``tucker``, ``cp``: ``name`` a layer) or ``quantize`` (a layer)."""
+
+    step: str
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        what = {"prune": "prune group", "quantize": "int8 of"}.get(self.step, f"{self.step} of")
+        return f"{what} {self.name} ({self.reason})"
+
+
+def _failure(model: nn.Module, step: Step, sample: Inputs) -> str | None:
+    """Why ``step`` on a copy of ``model`` fails, or leaves a model that cannot run ``sample``;
+    None when it works."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a rounding note is not a failure
+            changed = apply(copy.deepcopy(model), step, sample).model
+            with torch.no_grad():
+                changed.eval()(*sample)
+    except Exception as error:  # whatever the step or the model raises leaves the choice out
+        return first_line(error)
+    return None
+
+
+def _failures(
+    model: nn.Module, names: Sequence[str], step_of: Callable[[list[str]], Step], sample: Inputs
+) -> dict[str, str]:
+    """The names whose step fails, by bisection: all at once first, so a model where every
+    name takes its step costs one try (one dependency graph, one forward), not one per name.
+    A failure that only a combination shows (both halves pass alone) is not attributed."""
+    if not names:
+        return {}
+    reason = _failure(model, step_of(list(names)), sample)
+    if reason is None:
+        return {}
+    if len(names) == 1:
+        return {names[0]: reason}
+    half = len(names) // 2
+    return {
+        **_failures(model, names[:half], step_of, sample),
+        **_failures(model, names[half:], step_of, sample),
+    }
+
+
+def _searched(space: SpaceConfig, kind: str) -> bool:
+    technique = technique_named(kind)
+    return technique is not None and any(technique.letter in order for order in space.orders)
+
+
+def dry_run(
+    model: nn.Module, catalog: Any, calibration: Inputs, space: SpaceConfig
+) -> tuple[LeftOut, ...]:
+    """What of ``catalog`` (a LayerCatalog, read by attribute: catalog.py imports this
+    module) cannot take its step on ``model``, each with the reason, in the catalog's order;
+    techniques ``space``'s orders never use are not tried."""
+    sample = rows(calibration, 0, 1)
+    tries: list[tuple[str, Sequence[str], Callable[[list[str]], Step]]] = []
+    if _searched(space, "prune"):
+
+        def prune(groups: list[str]) -> Step:
+            return PruneStep(dict.fromkeys(groups, PRUNE_RATIO), round_to=space.prune_round_to)
+
+        tries.append(("prune", catalog.prune_groups, prune))
+    if _searched(space, "tensorize"):
+        for method in dict.fromkeys(method for _, method in catalog.factors):
+
+            def tensorize(layers: list[str], method: str = method) -> Step:
+                return TensorizeStep(dict.fromkeys(layers, RANK_FRACTION), method=method)
+
+            layers = [layer for layer, m in catalog.factors if m == method]
+            tries.append((method, layers, tensorize))
+    if _searched(space, "quantize"):
+
+        def quantize(layers: list[str]) -> Step:
+            return QuantizeStep(layers, backend=catalog.quantize_backend)
+
+        tries.append(("quantize", catalog.quantizable, quantize))
+    return tuple(
+        LeftOut(kind, name, reason)
+        for kind, names, step_of in tries
+        for name, reason in _failures(model, names, step_of, sample).items()
+    )
+
+
+def summary(left_out: Sequence[LeftOut], shown: int = 5) -> str:
+    """A few lines: what was left out of the space and why."""
+    lines = [f"left out of the space ({len(left_out)}, they cannot take the step):"]
+    lines += [f"  {item}" for item in left_out[:shown]]
+    if len(left_out) > shown:
+        lines.append(f"  ... and {len(left_out) - shown} more")
+    return "\n".join(lines)
