@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +37,17 @@ __all__ = ["SearchContext", "build_context", "compress", "context_of"]
 
 
 def compress(
-    model: nn.Module, pipeline: Pipeline, calibration: Inputs, device: str = "cpu"
+    model: nn.Module,
+    pipeline: Pipeline,
+    calibration: Inputs,
+    device: str = "cpu",
+    between_steps: Callable[[], None] | None = None,
 ) -> tuple[nn.Module, list[StepReport]]:
     """The compressed copy of ``model``; an empty pipeline is the baseline, a plain copy.
-    Training steps (recovery) run on ``device``."""
+    Training steps (recovery) run on ``device``; ``between_steps`` as apply_pipeline's."""
     if not pipeline.steps:
         return copy.deepcopy(model).eval(), []
-    compressed, reports = apply_pipeline(model, pipeline, calibration, device)
+    compressed, reports = apply_pipeline(model, pipeline, calibration, device, between_steps)
     return compressed.eval(), reports
 
 
@@ -100,6 +105,11 @@ class SearchContext:
                 data = self.evaluator.artifact(self.model)
             self._baseline_timing = (self.evaluator.latency(data).median_ms, time.monotonic())
         return self._baseline_timing[0]
+
+    def note_baseline_errors(self, errors: dict[str, float]) -> None:
+        """The pre-flight's complete scoring of the uncompressed model (autocompress.study.
+        preflight) serves as its errors: the task need not score it again."""
+        self._baseline_errors = dict(errors)
 
     def baseline_errors(self) -> dict[str, float]:
         """The task's errors on the uncompressed model, for the optional error limits."""
