@@ -33,7 +33,7 @@ from autocompress.study.config import (
 )
 from autocompress.timing import TimingProtocol
 
-__all__ = ["SearchContext", "build_context", "compress", "context_of"]
+__all__ = ["SearchContext", "build_context", "check_device", "compress", "context_of"]
 
 
 def compress(
@@ -66,7 +66,7 @@ def _sqnr_ranking(
     return ranking
 
 
-def _check_device(device: str) -> None:
+def check_device(device: str) -> None:
     if device.startswith("cuda"):
         index = int(device.partition(":")[2] or 0)
         if not torch.cuda.is_available() or index >= torch.cuda.device_count():
@@ -126,7 +126,7 @@ def build_context(
 ) -> SearchContext:
     """The context of ``config``'s model: its ``adapter`` if given (a Python API search),
     else the one its ``preset`` names."""
-    _check_device(config.accuracy_device)  # before the model is looked up, let alone loaded
+    check_device(config.accuracy_device)  # before the model is looked up, let alone loaded
     adapter = adapter or adapter_for(model_settings(config, run_dir))
     return context_of(with_task_objectives(config, adapter.objectives), adapter, study)
 
@@ -136,7 +136,7 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
     (with_task_objectives), as a search resolves them once."""
     if config.objectives is None:
         raise ValueError("context_of needs the objectives resolved (with_task_objectives)")
-    _check_device(config.accuracy_device)
+    check_device(config.accuracy_device)
     model, source = adapter.load()
     calibration = as_inputs(adapter.calibration(config.data.calibration_clips), "calibration")
     wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)

@@ -26,7 +26,7 @@ from autocompress.evaluators.task import FunctionTask, Task
 from autocompress.inputs import as_inputs, repeated
 from autocompress.models.adapter import ModelAdapter
 from autocompress.study.config import MEASURED_OBJECTIVES, StudyConfig
-from autocompress.study.context import SearchContext
+from autocompress.study.context import SearchContext, check_device
 
 __all__ = ["MIN_BUDGET_SHARE", "check_budget", "check_model", "non_finite"]
 
@@ -53,6 +53,7 @@ def check_model(config: StudyConfig, adapter: ModelAdapter) -> dict[str, float] 
     the calibration inputs as the study's context cuts it), or a task that cannot score it.
     Returns the task's errors when this scored every item (a user's function is a task of one
     item), so the study need not score the baseline again; else None."""
+    check_device(config.accuracy_device)  # where the task scores: before it is asked to
     model, _ = adapter.load()
     calibration = as_inputs(adapter.calibration(config.data.calibration_clips), "calibration")
     example = repeated(calibration, config.latency.batch_size)
