@@ -25,6 +25,7 @@ from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
 from autocompress.spaces.config import SpaceConfig
 from autocompress.study import objective as runner
+from autocompress.study import preflight
 from autocompress.study.config import (
     DataConfig,
     LatencyConfig,
@@ -105,9 +106,10 @@ def test_changed_definition_is_refused_on_resume(finished_study):
         open_study(changed, None, run_dir)
 
 
-def test_a_new_budget_reads_every_measured_trial_again(videos, tmp_path, caplog):
+def test_a_new_budget_reads_every_measured_trial_again(videos, tmp_path, caplog, monkeypatch):
     """`make demo`, then `search --budget-ms 900`: the demo's trials are kept and read with
     the budget; a budget under them all makes them infeasible, a larger one feasible again."""
+    monkeypatch.setattr(preflight, "MIN_BUDGET_SHARE", 0.0)  # let any budget through
     config = tiny_config(videos, "rebudget", trials=3)
     first = run_search(config, None, tmp_path, progress=False).study
     measured = {t.number: t.values for t in _complete(first)}
@@ -253,7 +255,8 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monke
     assert len(_complete(study)) == 2 and counted_trials(study.trials) == 3
 
 
-def test_over_budget_trials_are_infeasible_and_not_scored(videos, tmp_path):
+def test_over_budget_trials_are_infeasible_and_not_scored(videos, tmp_path, monkeypatch):
+    monkeypatch.setattr(preflight, "MIN_BUDGET_SHARE", 0.0)  # let any budget through
     config = tiny_config(videos, "budget", budget_ms=0.001, trials=2)
     study = run_search(config, None, tmp_path, progress=False).study
     trials = _complete(study)

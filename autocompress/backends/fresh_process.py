@@ -23,6 +23,8 @@ from multiprocessing.connection import Connection
 
 import torch
 
+from autocompress.errors import typed_first_line
+
 __all__ = ["ChildFailed", "run_in_fork"]
 
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -65,10 +67,11 @@ def _child(
 
 
 def _describe(error: Exception) -> str:
-    """``Type: message``; for an error without a message (seen once, from scripting, not
-    reproduced), where it was raised instead."""
+    """``Type: first line`` (TorchScript's messages start with an empty line, which left the
+    parent's one-line reason empty: ``RuntimeError: ``); for an error without a message
+    (seen once, from scripting, not reproduced), where it was raised instead."""
     if str(error).strip():
-        return f"{type(error).__name__}: {error}"
+        return typed_first_line(error)
     where = traceback.extract_tb(error.__traceback__)[-1]
     return f"{type(error).__name__} without a message, raised at {where.filename}:{where.lineno}"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -47,14 +48,18 @@ def apply_pipeline(
     pipeline: Pipeline,
     calibration: torch.Tensor | Inputs | None = None,
     device: str = "cpu",
+    between_steps: Callable[[], None] | None = None,
 ) -> tuple[nn.Module, list[StepReport]]:
     """Validate, then apply every step in order to a deep copy of ``model``; ``model`` itself
-    is the teacher of any finetune step, which trains on ``device``."""
+    is the teacher of any finetune step, which trains on ``device``. ``between_steps`` is
+    called before each step after the first (a study's time limit raises there)."""
     pipeline.validate(model)
     teacher = model
     model = copy.deepcopy(model)
     reports = []
-    for step in pipeline.steps:
+    for index, step in enumerate(pipeline.steps):
+        if index and between_steps is not None:
+            between_steps()
         report = apply(model, step, calibration, teacher, device)
         model = report.model
         reports.append(report)

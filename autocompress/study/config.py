@@ -147,6 +147,11 @@ class StudyConfig:
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     # After the baseline, run a few pipelines known to do well (autocompress.study.warm_start).
     warm_start: bool = True
+    # A trial whose compression (every step of its pipeline) takes longer fails with that
+    # reason; None: no limit. Checked between steps and after the last (a step runs to its end).
+    # An hour: a recovery trial of the full RepNet distils for about 36 minutes on one CPU
+    # thread (150 steps of 14.5 s), and must not fail for it.
+    compression_limit_s: float | None = 3600.0
     # The legacy key (LEGACY_ERROR_LIMITS): merged into max_error_increase, never stored.
     max_mae_increase: InitVar[float | None] = None
 
@@ -164,6 +169,11 @@ class StudyConfig:
             raise UserError("objectives: empty; give at least one, or leave the key out")
         if self.budget_ms is not None and self.budget_ms <= 0:
             raise UserError(f"budget_ms must be positive, got {self.budget_ms}")
+        if self.compression_limit_s is not None and self.compression_limit_s <= 0:
+            raise UserError(
+                f"compression_limit_s must be positive (or null: no limit), "
+                f"got {self.compression_limit_s}"
+            )
         for name, limit in self.max_error_increase.items():
             if limit < 0:
                 raise UserError(f"max_error_increase.{name} must be >= 0, got {limit}")

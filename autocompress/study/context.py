@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +36,21 @@ from autocompress.study.config import (
 )
 from autocompress.timing import TimingProtocol
 
-__all__ = ["SearchContext", "build_context", "compress", "context_of"]
+__all__ = ["SearchContext", "build_context", "check_device", "compress", "context_of"]
 
 
 def compress(
-    model: nn.Module, pipeline: Pipeline, calibration: Inputs, device: str = "cpu"
+    model: nn.Module,
+    pipeline: Pipeline,
+    calibration: Inputs,
+    device: str = "cpu",
+    between_steps: Callable[[], None] | None = None,
 ) -> tuple[nn.Module, list[StepReport]]:
     """The compressed copy of ``model``; an empty pipeline is the baseline, a plain copy.
-    Training steps (recovery) run on ``device``."""
+    Training steps (recovery) run on ``device``; ``between_steps`` as apply_pipeline's."""
     if not pipeline.steps:
         return copy.deepcopy(model).eval(), []
-    compressed, reports = apply_pipeline(model, pipeline, calibration, device)
+    compressed, reports = apply_pipeline(model, pipeline, calibration, device, between_steps)
     return compressed.eval(), reports
 
 
@@ -83,7 +88,7 @@ def _left_out(
     return left_out
 
 
-def _check_device(device: str) -> None:
+def check_device(device: str) -> None:
     if device.startswith("cuda"):
         index = int(device.partition(":")[2] or 0)
         if not torch.cuda.is_available() or index >= torch.cuda.device_count():
@@ -123,6 +128,11 @@ class SearchContext:
             self._baseline_timing = (self.evaluator.latency(data).median_ms, time.monotonic())
         return self._baseline_timing[0]
 
+    def note_baseline_errors(self, errors: dict[str, float]) -> None:
+        """The pre-flight's complete scoring of the uncompressed model (autocompress.study.
+        preflight) serves as its errors: the task need not score it again."""
+        self._baseline_errors = dict(errors)
+
     def baseline_errors(self) -> dict[str, float]:
         """The task's errors on the uncompressed model, for the optional error limits."""
         if self._baseline_errors is None:
@@ -138,7 +148,7 @@ def build_context(
 ) -> SearchContext:
     """The context of ``config``'s model: its ``adapter`` if given (a Python API search),
     else the one its ``preset`` names."""
-    _check_device(config.accuracy_device)  # before the model is looked up, let alone loaded
+    check_device(config.accuracy_device)  # before the model is looked up, let alone loaded
     adapter = adapter or adapter_for(model_settings(config, run_dir))
     return context_of(with_task_objectives(config, adapter.objectives), adapter, study)
 
@@ -148,7 +158,7 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
     (with_task_objectives), as a search resolves them once."""
     if config.objectives is None:
         raise ValueError("context_of needs the objectives resolved (with_task_objectives)")
-    _check_device(config.accuracy_device)
+    check_device(config.accuracy_device)
     model, source = adapter.load()
     calibration = as_inputs(adapter.calibration(config.data.calibration_clips), "calibration")
     backend = config.quantize_backend

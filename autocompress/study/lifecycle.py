@@ -45,7 +45,9 @@ def _wait_for_definition(study: optuna.Study, timeout_s: float = 30.0) -> dict |
     return stored
 
 
-MAY_CHANGE_ON_RESUME = ("trials", "accuracy_device")
+# compression_limit_s only bounds how long a trial may compress: a study created before it
+# existed resumes, and a resumed one may raise or lower it.
+MAY_CHANGE_ON_RESUME = ("trials", "accuracy_device", "compression_limit_s")
 # Settings that only decide which measured trials are feasible (:class:`Feasibility`): a study
 # resumes with new ones and reads every trial it has with them.
 READ_SETTINGS = ("budget_ms", "max_error_increase")

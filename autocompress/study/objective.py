@@ -2,18 +2,21 @@
 trial (pipeline, metrics, time split, constraints, or the reason it failed).
 
 A trial that finds the study's total already reached (several workers share one study) ends as
-PRUNED, marked ``surplus``, without doing any work.
+PRUNED, marked ``surplus``, without doing any work. A trial whose pipeline the study already
+measured takes over that trial's measurements (``duplicate_of``) without building it again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
+from functools import partial
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import Pipeline
 from autocompress.errors import first_line, typed_first_line
@@ -21,6 +24,7 @@ from autocompress.spaces.pipeline_space import suggest_pipeline
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.latency_prediction import LatencyFit, eager_ms
+from autocompress.study.preflight import non_finite
 from autocompress.study.record import TrialRecord, note
 from autocompress.study.recovery import with_recovery
 from autocompress.study.screening import front_screen
@@ -37,6 +41,57 @@ _log = logging.getLogger(__name__)  # each trial's library warnings at DEBUG
 
 class TrialFailed(Exception):
     """A pipeline that could not be applied or evaluated; the reason is on the trial."""
+
+
+def _failed(trial: optuna.Trial, reason: str) -> TrialFailed:
+    """The failure of ``trial`` for ``reason``, stored on it (a failure with a stated reason
+    counts towards the study's total: autocompress.study.workers.counted_trials)."""
+    note(trial, fail_reason=reason)
+    return TrialFailed(reason)
+
+
+def _within_limit(trial: optuna.Trial, started: float, limit_s: float | None) -> None:
+    """Fail ``trial`` once its compression, begun at ``started``, has run over ``limit_s``.
+    Called between a pipeline's steps and after the last: a step runs to its end (one
+    factorisation or training cannot be stopped halfway without leaving torch's state unknown),
+    so a trial may go over the limit by one step before it fails."""
+    elapsed = time.perf_counter() - started
+    if limit_s is not None and elapsed > limit_s:
+        raise _failed(
+            trial, f"compression took {elapsed:.3g} s, over compression_limit_s ({limit_s:g} s)"
+        )
+
+
+def _measured_before(trials: list[FrozenTrial], pipeline: dict) -> FrozenTrial | None:
+    """A finished trial of the study that measured ``pipeline`` (as stored: JSON's types)."""
+    stored = json.loads(json.dumps(pipeline))
+    return next(
+        (
+            t
+            for t in trials
+            if t.state == TrialState.COMPLETE and TrialRecord.of(t).pipeline == stored
+        ),
+        None,
+    )
+
+
+def _take_over(trial: optuna.Trial, original: FrozenTrial) -> list[float]:
+    """``original``'s measurements, values and constraints, as ``trial``'s own."""
+    record = TrialRecord.of(original)
+    note(
+        trial,
+        duplicate_of=original.number,
+        latency_ms=record.latency_ms,
+        latency_spread_ms=record.latency_spread_ms,
+        baseline_ms=record.baseline_ms,
+        speedup=record.speedup,
+        size_mib=record.size_mib,
+        screened=record.screened,
+        errors=record.errors,
+    )
+    for key, value in original.constraints.items():
+        trial.set_constraint(key, value)
+    return list(original.values)
 
 
 def _feasibility(context: SearchContext) -> Feasibility:
@@ -88,29 +143,41 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
     if record.recovers is not None:
         pipeline = with_recovery(pipeline, config.recovery.step())
     note(trial, pipeline=pipeline.to_dict())
+    original = _measured_before(trials, pipeline.to_dict())
+    if original is not None:
+        return _take_over(trial, original)
     # Library warnings (ratios that round to nothing, clipped ranks) belong to the trial.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             started = time.perf_counter()
+            within_limit = partial(_within_limit, trial, started, config.compression_limit_s)
             with context.evaluator.lock.shared():
                 model, _ = compress(
-                    context.model, pipeline, context.calibration, context.config.accuracy_device
+                    context.model,
+                    pipeline,
+                    context.calibration,
+                    context.config.accuracy_device,
+                    within_limit,
                 )
+            if pipeline.steps:  # the baseline is not compressed: a copy, under no limit
+                within_limit()
             compressed = time.perf_counter()
             if config.budget_ms is not None:
                 _skip_if_predicted_over_budget(trial, trials, model, context)
             screen = front_screen(trial.study, config.objectives) if pipeline.steps else None
             metrics = context.evaluator(model, screen)
+            scored = metrics.errors or (metrics.screened.values if metrics.screened else {})
+            if (reason := non_finite(scored)) is not None:
+                raise _failed(trial, reason)
             if not pipeline.steps:  # this is the baseline: its timing is the reference
                 context.note_baseline_latency(metrics.latency_ms)
             baseline_ms = context.baseline_latency_ms()
             feasibility = _feasibility(context)
-        except optuna.TrialPruned:
+        except (optuna.TrialPruned, TrialFailed):
             raise
         except Exception as error:  # any failure of a sampled pipeline is that trial's result
-            note(trial, fail_reason=typed_first_line(error))
-            raise TrialFailed(typed_first_line(error)) from error
+            raise _failed(trial, typed_first_line(error)) from error
         finally:
             messages = list(dict.fromkeys(first_line(w.message) for w in caught))
             if messages:

@@ -27,6 +27,7 @@ class TrialRecord:
     warm_start: bool = False  # a known-good pipeline enqueued after the baseline
     recovers: int | None = None  # the trial whose pipeline this one runs with recovery
     retry_of: int | None = None  # the trial an interrupted worker left, run again
+    duplicate_of: int | None = None  # a finished trial of the same pipeline: its measurements
     surplus: bool = False  # found the study complete and did nothing
     fail_reason: str | None = None  # why its pipeline could not be applied or measured
     warnings: tuple[str, ...] = ()  # distinct library warnings it raised

@@ -25,6 +25,7 @@ from autocompress.study.feasibility import Feasibility
 from autocompress.study.lifecycle import open_study
 from autocompress.study.objective import TrialFailed, run_trial
 from autocompress.study.pareto import feasible_front
+from autocompress.study.preflight import check_budget, check_model
 from autocompress.study.progress import Progress, TrialBar
 from autocompress.study.record import TrialRecord
 from autocompress.study.recovery import queue_recovery
@@ -121,6 +122,8 @@ def run_search(
     adapter: ModelAdapter | None = None,
 ) -> SearchOutcome:
     """Run trials until the study has ``config.trials`` of them; Ctrl-C stops after saving.
+    First a pre-flight check (autocompress.study.preflight) refuses, in one line, a model that
+    does not run on its inputs, a task that cannot score it and a budget no trial could meet.
 
     ``progress`` is told how the study goes (a :class:`Progress`; True: a tqdm bar, False:
     the bar hidden). A storage that stops answering (a restarting database, a dropped
@@ -131,11 +134,16 @@ def run_search(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     adapter = adapter or adapter_for(model_settings(config, run_dir))
     config = with_task_objectives(config, adapter.objectives)  # once, for the whole search
+    # Bad usage ends here in one line, before trial 0 (autocompress.study.preflight).
+    baseline_errors = check_model(config, adapter)
     study, created = open_study(config, storage_url, run_dir, heartbeat=heartbeat)
     recovered = tuple(recover_interrupted_trials(study))
     if recovered:
         _log.info("re-queued trials interrupted by a killed worker: %s", list(recovered))
     context = context_of(config, adapter, study)
+    check_budget(context)
+    if baseline_errors is not None:
+        context.note_baseline_errors(baseline_errors)
     if created and config.warm_start:
         recipe = context.adapter.recipe(context.model)
         queue_warm_start(study, context.model, context.catalog, config.space, recipe)

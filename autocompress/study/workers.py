@@ -109,9 +109,12 @@ def requeue_last_interrupted(study: optuna.Study) -> None:
 
 
 def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> int:
-    """Trials that count towards the study's total: finished, failed for a stated reason
-    (a pipeline that cannot compress), skipped on a latency prediction, or running.
-    Interrupted ones don't: they are retried."""
+    """Trials that count towards the study's total: finished (a duplicate of an earlier
+    pipeline included), failed for a stated reason (a pipeline that cannot compress, a
+    compression over the study's limit, an evaluation that returned NaN), skipped on a latency
+    prediction, or running. So a study of N trials runs N, failures included, but for two
+    kinds: interrupted ones (failed with no reason of their own) are retried, and surplus ones
+    (PRUNED: the total was reached while they started) did nothing."""
     return sum(
         1
         for t in trials
