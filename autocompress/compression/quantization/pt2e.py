@@ -10,7 +10,9 @@ int8 Conv3d, so such layers are refused by name rather than silently left float.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import logging
 import types
 import warnings
@@ -170,13 +172,19 @@ class Pt2eBackend:
         return isinstance(module, nn.Conv2d | nn.Linear)
 
     def why_not(self, model: nn.Module, example: Inputs) -> str | None:
-        """Every step starts from the ``torch.export`` graph: tried on a copy."""
+        """Every step starts from the ``torch.export`` graph: tried on a copy. A failing
+        export prints its partial graph to stderr and logs an error; said in one line here."""
+        export_log = logging.getLogger("torch.export")
+        level = export_log.level
+        export_log.setLevel(logging.CRITICAL)
         try:
-            with warnings.catch_warnings():
+            with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 export_graph(model, example)
         except Exception as error:  # any failure to export says the same: not this backend
             return f"torch.export cannot export {type(model).__name__} ({first_line(error)})"
+        finally:
+            export_log.setLevel(level)
         return None
 
     @torch.no_grad()
