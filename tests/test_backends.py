@@ -121,7 +121,7 @@ def test_a_model_that_cannot_script_fails_with_its_reason():
         def forward(self, x):
             return x.numpy()  # not TorchScript
 
-    with pytest.raises(RuntimeError, match="numpy"):
+    with pytest.raises(UserError, match="numpy"):
         ARTIFACT_FORMATS["torchscript"].serialize(Untypable(), torch.zeros(1))
 
 

@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 
 import torch
 
-from autocompress.errors import typed_first_line
+from autocompress.errors import UserError, typed_first_line
 
 __all__ = ["ChildFailed", "run_in_fork"]
 
@@ -60,6 +60,8 @@ def _child(
     warnings.simplefilter("ignore")  # the parent records its own; these would be printed twice
     try:
         connection.send(("ok", function(*args)))
+    except UserError as error:  # a one-line refusal: the parent says it as it is
+        connection.send(("user", str(error)))
     except Exception as error:
         connection.send(("error", _describe(error)))
     finally:
@@ -78,7 +80,7 @@ def _describe(error: Exception) -> str:
 
 def run_in_fork(function: Callable[..., bytes], *args: object) -> bytes:
     """``function(*args)`` computed in a forked child; where fork is unavailable (not Linux
-    or macOS), in this process."""
+    or macOS), in this process. A UserError in the child is raised again as one."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return function(*args)
     context = multiprocessing.get_context("fork")
@@ -105,6 +107,8 @@ def run_in_fork(function: Callable[..., bytes], *args: object) -> bytes:
     finally:
         receiver.close()
     child.join()
+    if status == "user":
+        raise UserError(payload)
     if status == "error":
         raise ChildFailed(payload)
     return payload

@@ -8,6 +8,14 @@ every float op between int8 ones converts to and from MKLDNN's layout (the case 
 setup on repnet-s: 12.8 ms frozen, 18.1 ms optimised), so it is applied only where float
 convolutions outnumber quantized ops. The prepared module cannot be saved again, so the file
 holds the scripted model and :meth:`TorchScript.load` prepares it, exactly as timed.
+
+A model TorchScript cannot compile (Hugging Face models; ``*args``, generators, any Python it
+does not know in ``forward``) is traced instead, non-strictly, so dict outputs (``ModelOutput``)
+trace as dicts. A trace records the ops one input ran and loses Python control flow that
+depends on values, so it is kept only where it reproduces the eager outputs on the example and
+on one other input (the example negated, integer inputs reversed along their last dimension so
+token ids stay ids); a branch both take alike is not caught. Else the format refuses the model
+in one line.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from torch import nn
 
 from autocompress.backends.formats import ARTIFACT_FORMATS
 from autocompress.backends.fresh_process import run_in_fork
-from autocompress.inputs import Inputs, as_inputs
+from autocompress.errors import UserError, first_line
+from autocompress.inputs import Inputs, as_inputs, output_tensors
 
 __all__ = ["TorchScript", "script"]
 
@@ -60,6 +69,50 @@ def script(model: nn.Module) -> torch.jit.ScriptModule:
         return torch.jit.script(model)
 
 
+def _other_input(example: Inputs) -> Inputs:
+    """An input unlike ``example`` that the model still accepts: floats negated, integer and
+    boolean tensors (token ids, masks) reversed along their last dimension."""
+    return tuple(x.neg() if x.is_floating_point() else x.flip(-1) for x in example)
+
+
+def _same_outputs(expected: object, got: object) -> bool:
+    want, have = output_tensors(expected), output_tensors(got)
+    return len(want) == len(have) and all(
+        a.shape == b.shape and torch.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-5)
+        for a, b in zip(want, have, strict=True)
+    )
+
+
+def _trace(model: nn.Module, example: Inputs, not_scripted: str) -> torch.jit.ScriptModule:
+    """The non-strict trace of a model scripting refused (``not_scripted`` says why), if it
+    computes what the model does (see the module notes)."""
+    name = type(model).__name__
+    try:
+        with _builtins_only_callable():
+            traced = torch.jit.trace(model, example, strict=False, check_trace=False)
+    except Exception as error:  # tracing fails in as many ways as scripting
+        raise UserError(
+            f"torchscript cannot ship {name}: it neither scripts ({not_scripted}) nor traces "
+            f"({first_line(error)})"
+        ) from error
+    for probe, what in ((example, "the example"), (_other_input(example), "another input")):
+        try:
+            expected = model(*probe)
+        except Exception:  # the model refuses the made-up input: no comparison
+            continue
+        try:
+            got = traced(*probe)
+        except Exception:  # the trace cannot run where the model can: another computation
+            got = None
+        if not _same_outputs(expected, got):
+            raise UserError(
+                f"torchscript cannot ship {name}: it does not script ({not_scripted}) and its "
+                f"trace computes other outputs than the model on {what} (control flow that "
+                "depends on values?)"
+            )
+    return traced
+
+
 @torch.no_grad()
 def _script_and_save(model: nn.Module, example: Inputs) -> bytes:
     model = model.eval()
@@ -68,7 +121,10 @@ def _script_and_save(model: nn.Module, example: Inputs) -> bytes:
         with _builtins_only_callable():
             scripted = torch.jit.trace(model, example, check_trace=False)
     else:
-        scripted = script(model)
+        try:
+            scripted = script(model)
+        except Exception as error:  # scripting fails as OSError, TypeError, ...
+            scripted = _trace(model, example, first_line(error))
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
     return buffer.getvalue()

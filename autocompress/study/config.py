@@ -138,8 +138,8 @@ class StudyConfig:
     # Where videos are counted and recovery trains: "cpu" or "cuda[:N]". Latency is measured
     # where the artifact runs (this CPU, or the latency command's device) whatever it is.
     accuracy_device: str = "cpu"
-    # int8 backend (autocompress.compression.quantization); None: the one whose graphs the
-    # artifact format takes (fx for TorchScript, pt2e for the .pt2 formats).
+    # int8 backend (autocompress.compression.quantization); None: the first that can quantize
+    # the model (quantize_backends), tried when the study starts.
     quantization: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     latency: LatencyConfig = field(default_factory=LatencyConfig)
@@ -195,17 +195,31 @@ class StudyConfig:
                 f"quantization: {self.quantization!r}; "
                 f"choose from {', '.join(QUANTIZATION_BACKENDS)}"
             )
-        if self.artifact != "torchscript" and self.quantization == "fx":
+        if (
+            self.artifact != "torchscript"
+            and self.quantization is not None
+            and not QUANTIZATION_BACKENDS[self.quantization].exports
+        ):
             raise UserError(
-                f"quantization: fx makes int8 graphs that torch.export refuses, so no int8 "
-                f"trial could ship as {self.artifact}; use quantization: pt2e"
+                f"quantization: {self.quantization} makes int8 graphs that torch.export "
+                f"refuses, so no int8 trial could ship as {self.artifact}; use quantization: pt2e"
             )
 
     @property
-    def quantize_backend(self) -> str:
+    def quantize_backends(self) -> tuple[str, ...]:
+        """The int8 backends a study tries on its model, in order: the one it names, else
+        those whose graphs the artifact format takes: for TorchScript fx (int8 kernels that
+        run as is), pt2e (for models FX cannot trace), dynamic (no trace at all)."""
         if self.quantization is not None:
-            return self.quantization
-        return "fx" if self.artifact == "torchscript" else "pt2e"
+            return (self.quantization,)
+        if self.artifact == "torchscript":
+            return ("fx", "pt2e", "dynamic")
+        return ("pt2e",)  # a model that does not export cannot ship as .pt2 at all
+
+    @property
+    def quantize_backend(self) -> str:
+        """The backend a study prefers (the one it uses where the model allows)."""
+        return self.quantize_backends[0]
 
 
 def _with_legacy_limits(limits: object, legacy: dict[str, object]) -> object:

@@ -16,8 +16,11 @@ import optuna
 import torch
 from torch import nn
 
+from autocompress.analysis.sqnr import sqnr_ranking
 from autocompress.backends import ARTIFACT_FORMATS
 from autocompress.compression import Pipeline, StepReport, apply_pipeline
+from autocompress.compression.calibration import example_input
+from autocompress.compression.quantization import choose_backend
 from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
@@ -54,17 +57,38 @@ def compress(
     return compressed.eval(), reports
 
 
+def _quantize_backend(
+    study: optuna.Study, config: StudyConfig, model: nn.Module, calibration: Inputs
+) -> str | None:
+    """The study's int8 backend: the first of ``config.quantize_backends`` that can quantize
+    the model (None: none can), chosen by the first worker and stored, so every worker and
+    every resumption quantizes on the same one. A backend the study names that cannot is
+    refused in one line."""
+    stored = study.user_attrs.get("quantize_backend")
+    if stored is not None:
+        return json.loads(stored)
+    choice = choose_backend(model, example_input(model, calibration), config.quantize_backends)
+    if choice.name is None and config.quantization is not None:
+        raise UserError(f"quantization: {config.quantization}: {choice.refusals[0][1]}")
+    logging.getLogger(__name__).info("%s", choice.line)
+    study.set_user_attr("quantize_backend", json.dumps(choice.name))
+    return choice.name
+
+
 def _sqnr_ranking(
     study: optuna.Study, model: nn.Module, calibration: Inputs, backend: str, layers: list[str]
 ) -> dict[str, float]:
-    """Per-layer SQNR of the uncompressed model, computed by the first worker, then stored."""
+    """Per-layer SQNR of the uncompressed model, computed by the first worker, then stored;
+    said in one line when it skipped layers or took more than a second."""
     stored = study.user_attrs.get("sqnr_db")
     if stored is not None:
         return json.loads(stored)
-    from autocompress.analysis.sqnr import layer_sqnr
-
-    results = layer_sqnr(model, calibration, layers, backend=backend) if layers else []
-    ranking = {r.name: min(r.sqnr_db, 999.0) for r in results}
+    started = time.perf_counter()
+    result = sqnr_ranking(model, calibration, backend, layers)
+    seconds = time.perf_counter() - started
+    if result.skipped or seconds > 1:
+        logging.getLogger(__name__).info("%s: %.0f s", result.line, seconds)
+    ranking = {r.name: min(r.sqnr_db, 999.0) for r in result.results}
     study.set_user_attr("sqnr_db", json.dumps(ranking))
     return ranking
 
@@ -161,23 +185,21 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
     check_device(config.accuracy_device)
     model, source = adapter.load()
     calibration = as_inputs(adapter.calibration(config.data.calibration_clips), "calibration")
-    backend = config.quantize_backend
+    quantizes = any("Q" in order for order in config.space.orders)
+    chosen = _quantize_backend(study, config, model, calibration) if quantizes else None
+    backend = chosen or config.quantize_backend
     try:
         catalog = LayerCatalog.of(model, config.space, {}, backend, calibration)
         left_out = _left_out(study, model, catalog, calibration, config.space)
         catalog = catalog.without(left_out)
     except ValueError as error:
         raise UserError(str(error)) from error
-    wants_sqnr = config.space.quantize_by == "sqnr" and any("Q" in o for o in config.space.orders)
-    started = time.perf_counter()
-    if wants_sqnr:  # of the layers int8 takes (the dry run): one that fails would fail it all
-        layers = list(catalog.quantizable)
-        sqnr = _sqnr_ranking(study, model, calibration, backend, layers)
+    if chosen is None:  # no backend can: Q steps find nothing to quantize
+        catalog = dataclasses.replace(catalog, quantizable=())
+    elif config.space.quantize_by == "sqnr":
+        # Of the layers int8 takes (the dry run): one that fails would fail the ranking.
+        sqnr = _sqnr_ranking(study, model, calibration, backend, list(catalog.quantizable))
         catalog = dataclasses.replace(catalog, sqnr_db=sqnr)
-    if wants_sqnr and time.perf_counter() - started > 1:
-        logging.getLogger(__name__).info(
-            "SQNR ranking of %d layers: %.0f s", len(sqnr), time.perf_counter() - started
-        )
     latency = config.latency
     example = repeated(calibration, latency.batch_size)
     scores_task = bool(set(config.objectives) - set(MEASURED_OBJECTIVES))

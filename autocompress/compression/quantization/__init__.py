@@ -2,9 +2,11 @@
 
 ``fx`` is torch.ao's FX graph mode: real int8 CPU kernels in TorchScript without compiling, but
 its graphs cannot be exported (``.pt2``). ``pt2e`` is the torch.export flow of torchao's
-quantizers: its graphs export, and AOTInductor compiles them to fused int8 kernels. A
-:class:`QuantizeStep` names its backend, so a pipeline replays on the same one; the per-layer
-selection, the SQNR analysis and the report are the same for both.
+quantizers: its graphs export, and AOTInductor compiles them to fused int8 kernels. ``dynamic``
+swaps Linear layers for dynamically quantized ones without any graph, for models neither can
+trace (TorchScript only). A :class:`QuantizeStep` names its backend, so a pipeline replays on
+the same one; a study picks its backend once (choice.py); the per-layer selection, the SQNR
+analysis and the report are the same for all.
 """
 
 from __future__ import annotations
@@ -18,18 +20,26 @@ from autocompress.compression.layers import quantizable_layers
 from autocompress.compression.names import Names
 
 # The shipped backends register themselves when imported (backend.py).
-from autocompress.compression.quantization import fx, pt2e, space  # noqa: F401
+from autocompress.compression.quantization import dynamic, fx, pt2e, space  # noqa: F401
 from autocompress.compression.quantization.backend import (
     QUANTIZATION_BACKENDS,
     QuantizationBackend,
     quantization_backend,
 )
+from autocompress.compression.quantization.choice import BackendChoice, choose_backend
 from autocompress.compression.quantization.step import QuantizeStep
 from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, StepReport
 from autocompress.inputs import Inputs
 
-__all__ = ["QUANTIZATION_BACKENDS", "QuantizationBackend", "quantization_backend", "quantize"]
+__all__ = [
+    "QUANTIZATION_BACKENDS",
+    "BackendChoice",
+    "QuantizationBackend",
+    "choose_backend",
+    "quantization_backend",
+    "quantize",
+]
 
 
 def quantize(model: nn.Module, step: QuantizeStep, calibration: Inputs | None = None) -> StepReport:
@@ -71,6 +81,11 @@ def check_quantize_layers(step: QuantizeStep, modules: dict[str, nn.Module]) -> 
             "(see quantizable_layers)"
         )
     backend = quantization_backend(step.backend)
+    if step.mode not in backend.modes:
+        raise PipelineError(
+            f"the {step.backend} backend has no {step.mode} int8; its modes: "
+            f"{', '.join(backend.modes)}"
+        )
     refused = [name for name in step.layers if not backend.can_quantize(modules[name])]
     if refused:
         kinds = sorted({type(modules[name]).__name__ for name in refused})

@@ -1,7 +1,7 @@
 """The interface every int8 backend implements, and the registry of backends by name.
 
-A backend is one module of this package that registers itself here (``fx.py``, ``pt2e.py``);
-the package's ``__init__`` imports the shipped ones.
+A backend is one module of this package that registers itself here (``fx.py``, ``pt2e.py``,
+``dynamic.py``); the package's ``__init__`` imports the shipped ones.
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ class QuantizedLayer:
 
 class QuantizationBackend(Protocol):
     name: str
+    modes: tuple[str, ...]  # the QuantizeStep modes it runs; a search samples the first
+    exports: bool  # whether its int8 models export (.pt2 formats); else TorchScript only
+
+    def why_not(self, model: nn.Module, example: Inputs) -> str | None:
+        """Why this backend cannot quantize ``model`` at all (one line), or None: what its
+        steps need of the whole model (a trace, an export), tried on a one-sample example."""
+        ...
 
     def can_quantize(self, module: nn.Module) -> bool:
         """Whether this backend has int8 kernels for a layer of this type."""

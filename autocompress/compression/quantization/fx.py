@@ -11,7 +11,8 @@ the next; every other layer stays float, behind a dequantize. Quantizing only th
 convs, with a quant/dequant pair around each, made RepNet barely faster (x0.96).
 
 Dynamic mode swaps the selected Linear layers for dynamically quantized ones (no tracing, no
-calibration).
+calibration); the ``dynamic`` backend (dynamic.py) is that mode alone, for models FX cannot
+trace.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from autocompress.compression.calibration import example_input
 from autocompress.compression.quantization.backend import QUANTIZATION_BACKENDS, QuantizedLayer
+from autocompress.errors import first_line
 from autocompress.inputs import Inputs, rows, split
 
-__all__ = ["FxBackend", "is_quantized"]
+__all__ = ["FxBackend", "is_quantized", "quantize_linear_dynamic"]
 
 ENGINE = "x86"
 _QUANTIZED_PACKAGES = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized")
@@ -126,11 +128,32 @@ def _scriptable(graph_module: torch.fx.GraphModule) -> torch.fx.GraphModule:
     return graph_module
 
 
+def quantize_linear_dynamic(model: nn.Module, layers: list[str]) -> nn.Module:
+    """A copy of ``model`` whose named Linear layers are dynamically quantized (no tracing)."""
+    mapping = {name: default_dynamic_qconfig for name in layers}
+    with quantized_engine(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return quantize_dynamic(model.eval(), mapping, dtype=torch.qint8)
+
+
 class FxBackend:
     name = "fx"
+    modes = ("static", "dynamic")
+    exports = False
 
     def can_quantize(self, module: nn.Module) -> bool:
         return isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear)
+
+    def why_not(self, model: nn.Module, example: Inputs) -> str | None:
+        """Static mode needs torch.fx's symbolic trace of the whole model: tried (and nothing
+        quantized) on a copy."""
+        try:
+            with quantized_engine(), _no_stack_traces(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                prepare_fx(copy.deepcopy(model).eval(), QConfigMapping(), example)
+        except Exception as error:  # any failure to trace says the same: not this backend
+            return f"torch.fx cannot trace {type(model).__name__} ({first_line(error)})"
+        return None
 
     @torch.no_grad()
     def quantize(
@@ -138,10 +161,7 @@ class FxBackend:
     ) -> nn.Module:
         if mode == "static":
             return self._static(model, layers, calibration, keep_reference=False)[1]
-        mapping = {name: default_dynamic_qconfig for name in layers}
-        with quantized_engine(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return quantize_dynamic(model.eval(), mapping, dtype=torch.qint8)
+        return quantize_linear_dynamic(model, layers)
 
     @torch.no_grad()
     def reference_and_quantized(

@@ -10,7 +10,9 @@ int8 Conv3d, so such layers are refused by name rather than silently left float.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import logging
 import types
 import warnings
@@ -22,6 +24,7 @@ from torch.fx import GraphModule, Interpreter, Node
 from autocompress.backends.exported_program import export_program
 from autocompress.compression.calibration import example_input
 from autocompress.compression.quantization.backend import QUANTIZATION_BACKENDS, QuantizedLayer
+from autocompress.errors import first_line
 from autocompress.inputs import Inputs, split
 
 __all__ = ["Pt2eBackend"]
@@ -162,9 +165,27 @@ class _Recorder(Interpreter):
 
 class Pt2eBackend:
     name = "pt2e"
+    modes = ("static", "dynamic")
+    exports = True
 
     def can_quantize(self, module: nn.Module) -> bool:
         return isinstance(module, nn.Conv2d | nn.Linear)
+
+    def why_not(self, model: nn.Module, example: Inputs) -> str | None:
+        """Every step starts from the ``torch.export`` graph: tried on a copy. A failing
+        export prints its partial graph to stderr and logs an error; said in one line here."""
+        export_log = logging.getLogger("torch.export")
+        level = export_log.level
+        export_log.setLevel(logging.CRITICAL)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                export_graph(model, example)
+        except Exception as error:  # any failure to export says the same: not this backend
+            return f"torch.export cannot export {type(model).__name__} ({first_line(error)})"
+        finally:
+            export_log.setLevel(level)
+        return None
 
     @torch.no_grad()
     def quantize(

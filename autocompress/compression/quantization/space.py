@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import optuna
 
+from autocompress.compression.quantization.backend import quantization_backend
 from autocompress.compression.quantization.step import QuantizeStep
 
 __all__ = ["point_params", "suggest"]
@@ -27,14 +28,18 @@ def _chosen_layers(trial: optuna.Trial, catalog, space) -> list[str]:
 
 
 def suggest(trial: optuna.Trial, catalog, space, state) -> QuantizeStep | None:
-    """The chosen layers that the steps before left, a factorised one as its factors."""
+    """The chosen layers that the steps before left, a factorised one as its factors, in the
+    first mode of the study's backend."""
     layers = [
         name
         for layer in _chosen_layers(trial, catalog, space)
         if state.present(layer)
         for name in state.factored.get(layer, (layer,))
     ]
-    return QuantizeStep(layers=layers, backend=catalog.quantize_backend) if layers else None
+    if not layers:
+        return None
+    mode = quantization_backend(catalog.quantize_backend).modes[0]  # static where it can
+    return QuantizeStep(layers=layers, mode=mode, backend=catalog.quantize_backend)
 
 
 def point_params(point, catalog, space) -> dict:

@@ -19,7 +19,7 @@ class QuantizeStep:
     """Post-training int8: ``static`` quantizes the named Conv/Linear layers with observers
     calibrated on data; ``dynamic`` quantizes Linear weights and activations on the fly.
     ``backend`` decides the graph (and so the artifact formats) the int8 model lives in: one of
-    autocompress.compression.quantization's registered backends (fx, pt2e)."""
+    autocompress.compression.quantization's registered backends (fx, pt2e, dynamic)."""
 
     kind: ClassVar[str] = "quantize"
 
