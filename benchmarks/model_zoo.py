@@ -11,6 +11,7 @@ to see the trials of a model whose SQNR ranking (an FX graph) cannot be traced.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import tempfile
 from collections import Counter
@@ -66,6 +67,18 @@ def _best_speedup(run: ZooRun) -> str:
     return f"{best.speedup:.2f}x" if best else "-"
 
 
+def _left_out(run: ZooRun) -> str:
+    """What the dry run left out of the space, and the int8 backend the study chose."""
+    if run.result is None:
+        return "-"
+    attrs = run.result.study.user_attrs
+    backend = json.loads(attrs.get("quantize_backend", "null")) or "none"
+    items = json.loads(attrs.get("left_out", "[]"))
+    shown = "; ".join(f"{i['step']} {i['name']}: {i['reason'][:70]}" for i in items[:3])
+    more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
+    return f"int8 on {backend}; " + (f"left out: {shown}{more}" if items else "nothing left out")
+
+
 def _commit() -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -87,8 +100,8 @@ def main() -> None:
         "16 samples whose prediction disagrees with the uncompressed model's.",
         "",
         "| model | valid trials | best speed-up at <= 1 % disagreement | techniques applied "
-        "(valid trials) | techniques in failed trials |",
-        "|---|---|---|---|---|",
+        "(valid trials) | techniques in failed trials | int8 backend, left out of the space |",
+        "|---|---|---|---|---|---|",
     ]
     reasons = []
     with tempfile.TemporaryDirectory() as work:
@@ -101,7 +114,7 @@ def main() -> None:
             ]
             lines.append(
                 f"| {name} | {run.valid}/{run.total} | {_best_speedup(run)} | {shown[0]} | "
-                f"{shown[1]} |"
+                f"{shown[1]} | {_left_out(run)} |"
             )
             where = " (the study's set-up, before any trial)" if run.result is None else ""
             reasons += [

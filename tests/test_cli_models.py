@@ -15,7 +15,8 @@ from autocompress.cli import main
 from autocompress.cli.app import build_parser
 from autocompress.cli.search import _study_overrides
 from autocompress.errors import UserError
-from autocompress.models.imported import example_inputs, imported_adapter, input_spec
+from autocompress.inputs import described_inputs, input_spec
+from autocompress.models.imported import imported_adapter
 from autocompress.study.config import StudyConfig
 from autocompress.study.export import exportable_trial, pick_trial
 from autocompress.study.storage import stored_config
@@ -81,14 +82,14 @@ def test_input_spec_follows_the_latency_command_conventions():
             input_spec(shape, types)
 
 
-def test_example_inputs_are_random_but_the_same_on_every_resume():
-    ids, mask, image = example_inputs("2,16;2,16;2,3,4,4", "int64;int64;float")
+def test_described_inputs_are_random_but_the_same_on_every_resume():
+    ids, mask, image = described_inputs("2,16;2,16;2,3,4,4", "int64;int64;float")
     assert ids.dtype == torch.int64 and set(ids.unique().tolist()) == {0, 1}
     assert image.shape == (2, 3, 4, 4) and image.std() > 0.5
-    again = example_inputs("2,16;2,16;2,3,4,4", "int64;int64;float")
+    again = described_inputs("2,16;2,16;2,3,4,4", "int64;int64;float")
     assert all(torch.equal(a, b) for a, b in zip((ids, mask, image), again, strict=True))
     with pytest.raises(UserError, match="batch"):
-        example_inputs("1,4;2,4")
+        described_inputs("1,4;2,4")
 
 
 def test_a_plain_module_needs_its_input_shape_and_a_pair_refuses_one(models):

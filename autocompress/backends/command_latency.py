@@ -27,20 +27,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from autocompress.errors import UserError
-from autocompress.inputs import Inputs
+from autocompress.inputs import Inputs, type_name
 from autocompress.timing import Timing, TimingProtocol
 
 __all__ = ["DEFAULT_PATTERN", "UNITS", "CommandTimer", "LatencyCommandFailed"]
 
 UNITS = {"s": 1e3, "ms": 1.0, "us": 1e-3}  # to milliseconds
 DEFAULT_PATTERN = r"latency_ms: ([0-9.eE+-]+)"  # what local_runner prints
-
-
-# Input types in the names PyTorch's mobile benchmark (and local_runner) read; others: float.
-_TYPE_NAMES = {torch.int64: "int64", torch.int32: "int32", torch.uint8: "uint8", torch.bool: "bool"}
 
 
 class LatencyCommandFailed(RuntimeError):
@@ -78,7 +72,7 @@ class CommandTimer:
             runs=protocol.runs,
             threads=protocol.threads or 0,
             input_shape=shlex.quote(";".join(",".join(map(str, t.shape)) for t in example)),
-            input_type=shlex.quote(";".join(_TYPE_NAMES.get(t.dtype, "float") for t in example)),
+            input_type=shlex.quote(";".join(type_name(t.dtype) for t in example)),
         )
 
     def __call__(

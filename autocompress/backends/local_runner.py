@@ -21,33 +21,14 @@ import torch
 
 from autocompress.backends.artifacts import load_artifact
 from autocompress.errors import UserError
-
-DTYPES = {
-    "float": torch.float32,
-    "int64": torch.int64,
-    "int32": torch.int32,
-    "uint8": torch.uint8,
-    "bool": torch.bool,
-}
-
-
-def _shapes(text: str) -> list[tuple[int, ...]]:
-    return [tuple(int(part) for part in shape.split(",")) for shape in text.split(";")]
-
-
-def _types(text: str) -> list[torch.dtype]:
-    names = text.split(";")
-    unknown = [name for name in names if name not in DTYPES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"{unknown[0]!r}; choose from {', '.join(DTYPES)}")
-    return [DTYPES[name] for name in names]
+from autocompress.inputs import input_spec
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autocompress.backends.local_runner")
     parser.add_argument("artifact")
-    parser.add_argument("--input-shape", type=_shapes, required=True)
-    parser.add_argument("--input-type", type=_types, default=None, help="default: float")
+    parser.add_argument("--input-shape", required=True)
+    parser.add_argument("--input-type", default=None, help="default: float")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
@@ -55,18 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
+        spec = input_spec(args.input_shape, args.input_type)
         runner = load_artifact(args.artifact)
     except UserError as error:
         print(f"local_runner: {error}", file=sys.stderr)
         return 2
-    types = args.input_type or [torch.float32] * len(args.input_shape)
-    if len(types) != len(args.input_shape):
-        print("local_runner: --input-type names one type per --input-shape", file=sys.stderr)
-        return 2
-    example = [
-        torch.zeros(shape, dtype=dtype)
-        for shape, dtype in zip(args.input_shape, types, strict=True)
-    ]
+    example = [torch.zeros(shape, dtype=dtype) for shape, dtype in spec]
     with torch.no_grad():
         for _ in range(args.warmup):
             runner(*example)

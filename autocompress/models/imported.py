@@ -16,22 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from autocompress.backends.local_runner import DTYPES
 from autocompress.errors import UserError
 from autocompress.evaluators.task import FunctionTask, Task
-from autocompress.inputs import Inputs, as_inputs
+from autocompress.inputs import as_inputs, described_inputs
 from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 
-__all__ = ["example_inputs", "import_object", "imported_adapter", "input_spec"]
-
-# Example inputs described by shape are random, from a fixed seed, so a resumed study rebuilds
-# the same ones. Integer types hold 0 or 1 (INTEGER_HIGH excluded): valid token ids of any
-# vocabulary, attention masks and indices alike; floats are standard normal; bool random.
-INPUT_SEED = 0
-INTEGER_HIGH = 2
+__all__ = ["import_object", "imported_adapter"]
 
 
 def import_object(path: str) -> Any:
@@ -50,41 +42,6 @@ def import_object(path: str) -> Any:
             raise UserError(f"{path}: {module_name} has no attribute {attribute!r}")
         target = getattr(target, part)
     return target
-
-
-def input_spec(shape: str, types: str | None = None) -> list[tuple[tuple[int, ...], torch.dtype]]:
-    """Each input's shape and type from the latency command's conventions
-    (autocompress.backends.command_latency): shapes ``1,3,224,224``, several joined by ``;``
-    (``1,16;1,16``), types likewise (``int64;int64``; default float)."""
-    try:
-        shapes = [tuple(int(size) for size in part.split(",")) for part in shape.split(";")]
-    except ValueError:
-        raise UserError(
-            f"input_shape: {shape!r}; expected sizes like 1,3,224,224 (inputs joined by ;)"
-        ) from None
-    if any(not dims or min(dims) < 1 for dims in shapes):
-        raise UserError(f"input_shape: {shape!r}; every size must be >= 1")
-    names = types.split(";") if types else ["float"] * len(shapes)
-    unknown = [name for name in names if name not in DTYPES]
-    if unknown:
-        raise UserError(f"input_type: {unknown[0]!r}; choose from {', '.join(DTYPES)}")
-    if len(names) != len(shapes):
-        raise UserError(
-            f"input_type: {len(names)} types for {len(shapes)} input shapes; give one per input"
-        )
-    return list(zip(shapes, (DTYPES[name] for name in names), strict=True))
-
-
-def example_inputs(shape: str, types: str | None = None) -> Inputs:
-    """Random inputs of these shapes and types (see INPUT_SEED for their values)."""
-    generator = torch.Generator().manual_seed(INPUT_SEED)
-    tensors = []
-    for dims, dtype in input_spec(shape, types):
-        if dtype.is_floating_point:
-            tensors.append(torch.randn(dims, generator=generator, dtype=dtype))
-        else:
-            tensors.append(torch.randint(0, INTEGER_HIGH, dims, generator=generator).to(dtype))
-    return as_inputs(tuple(tensors), f"input_shape {shape!r}")
 
 
 def _task(path: str | None) -> Task | None:
@@ -113,7 +70,7 @@ def imported_adapter(
                 "shape (--input-shape 1,3,224,224; several inputs 1,16;1,16 with --input-type "
                 "int64;int64)"
             )
-        inputs = example_inputs(input_shape, input_type)
+        inputs = described_inputs(input_shape, input_type)
         return ModuleAdapter(made, inputs, _task(task), name=path)
     if input_shape is not None:
         raise UserError(

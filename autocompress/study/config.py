@@ -16,7 +16,7 @@ from autocompress.backends.command_latency import DEFAULT_PATTERN, CommandTimer
 from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.quantization import QUANTIZATION_BACKENDS
 from autocompress.errors import UserError
-from autocompress.models.imported import input_spec
+from autocompress.inputs import input_spec
 from autocompress.models.registry import ModelSettings
 from autocompress.spaces.config import SpaceConfig
 
@@ -117,7 +117,7 @@ class StudyConfig:
     task: str | None = None  # "package.module:object", a Task or an evaluation function
     # A model imported by path that is a plain nn.Module: its example inputs, random of these
     # shapes and types ("1,3,224,224"; several inputs "1,16;1,16" with "int64;int64"; default
-    # float), the same on every resume (autocompress.models.imported.example_inputs).
+    # float), the same on every resume (autocompress.inputs.described_inputs).
     input_shape: str | None = None
     input_type: str | None = None
     weights: str | None = None  # None: the preset's shipped weights
