@@ -1,4 +1,5 @@
 """Turning RepNet's per-frame outputs into a repetition count (the official multi-stride demo).
+(Over 300 lines on purpose: one procedure, whose strides, scores and guards are read together.)
 
 :func:`count_from_outputs` is pure (logits in, count out) so it is tested without a model;
 :func:`count_video` runs a model over a whole video, batching the 64-frame chunks of every

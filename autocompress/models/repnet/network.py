@@ -2,6 +2,8 @@
 transformer heads that predict per-frame period length and periodicity.
 
 One class covers the full model and its scaled-down variants; a :class:`RepNetConfig` says which.
+(Over 300 lines on purpose: the paper's architecture reads as one piece, each block beside the
+next, as in the port whose weights it loads.)
 Module names follow the public PyTorch port (timm ResNetV2 naming in the encoder) so that
 converted checkpoints map onto this model with a handful of renames (see ``weights.py``).
 """
