@@ -12,6 +12,7 @@ from torch import nn
 import autocompress
 from autocompress.backends.fresh_process import ChildFailed, run_in_fork
 from autocompress.errors import UserError
+from autocompress.study.pareto import feasible_front
 from autocompress.study.workers import counted_trials
 
 SETTINGS = {
@@ -118,6 +119,7 @@ def test_a_pipeline_measured_before_is_not_built_again(tmp_path):
     assert again.constraints == first.constraints
     assert "seconds" not in again.user_attrs  # neither compressed nor timed
     assert counted_trials(study.trials) == 3
+    assert 2 not in [t.number for t in feasible_front(study)]  # the point is trial 1's
 
 
 def test_a_compression_over_the_limit_fails_the_trial(tmp_path):

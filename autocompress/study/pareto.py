@@ -51,9 +51,14 @@ def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 
 def feasible_front(study: optuna.Study) -> list[FrozenTrial]:
-    """Non-dominated feasible trials, fastest first."""
+    """Non-dominated feasible trials, fastest first; a trial that took over another's
+    measurements (``duplicate_of``) is that trial's point, shown once."""
     is_feasible = Feasibility.of(study)
-    feasible = [t for t in study.get_trials(deepcopy=False) if is_feasible(t)]
+    feasible = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if is_feasible(t) and TrialRecord.of(t).duplicate_of is None
+    ]
     values = {t.number: tuple(t.values) for t in feasible}
     front = [
         t
