@@ -116,6 +116,11 @@ def prune(model: nn.Module, step: PruneStep, calibration: Inputs | None = None) 
         current = _out_channels(module)
         if current <= keep:  # already cut through a coupled layer (e.g. a residual stage)
             continue
+        if module not in graph.module2node:  # the graph is traced on one example input
+            raise PipelineError(
+                f"cannot prune {name} (group {group_name!r}): it does not run on the example "
+                "input (a branch of the model that input does not take)"
+            )
         full = graph.get_pruning_group(module, _out_fn(module), idxs=list(range(current)))
         _refuse_tied(full, name, group_name)
         scores = importance(full)
