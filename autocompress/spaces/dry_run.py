@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from autocompress.compression import PruneStep, QuantizeStep, TensorizeStep, apply
+from autocompress.compression import PruneStep, TensorizeStep, apply
+from autocompress.compression.quantization.space import step_for
 from autocompress.compression.registry import technique_named
 from autocompress.compression.steps import Step
 from autocompress.errors import first_line
@@ -111,7 +112,7 @@ def dry_run(
     if _searched(space, "quantize"):
 
         def quantize(layers: list[str]) -> Step:
-            return QuantizeStep(layers, backend=catalog.quantize_backend)
+            return step_for(layers, catalog.quantize_backend)
 
         tries.append(("quantize", catalog.quantizable, quantize))
     return tuple(

@@ -11,7 +11,7 @@ import optuna
 from autocompress.compression.quantization.backend import quantization_backend
 from autocompress.compression.quantization.step import QuantizeStep
 
-__all__ = ["point_params", "suggest"]
+__all__ = ["point_params", "step_for", "suggest"]
 
 
 def _chosen_layers(trial: optuna.Trial, catalog, space) -> list[str]:
@@ -36,10 +36,12 @@ def suggest(trial: optuna.Trial, catalog, space, state) -> QuantizeStep | None:
         if state.present(layer)
         for name in state.factored.get(layer, (layer,))
     ]
-    if not layers:
-        return None
-    mode = quantization_backend(catalog.quantize_backend).modes[0]  # static where it can
-    return QuantizeStep(layers=layers, mode=mode, backend=catalog.quantize_backend)
+    return step_for(layers, catalog.quantize_backend) if layers else None
+
+
+def step_for(layers: list[str], backend: str) -> QuantizeStep:
+    """The step a search takes for ``layers``: the backend's first mode (static where it can)."""
+    return QuantizeStep(layers=layers, mode=quantization_backend(backend).modes[0], backend=backend)
 
 
 def point_params(point, catalog, space) -> dict:
