@@ -24,7 +24,7 @@ from autocompress.compression.quantization import choose_backend
 from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
-from autocompress.evaluators.task import evaluate_task
+from autocompress.evaluators.task import Task, evaluate_task
 from autocompress.inputs import Inputs, as_inputs, repeated
 from autocompress.models.adapter import ModelAdapter
 from autocompress.models.registry import adapter_for
@@ -110,6 +110,12 @@ def _left_out(
     if left_out:
         logging.getLogger(__name__).info("%s", summary(left_out))
     return left_out
+
+
+def study_task(config: StudyConfig, adapter: ModelAdapter) -> Task | None:
+    """The task, where the study scores one: an error among its objectives, or an error cap."""
+    scores_task = set(config.objectives or ()) - set(MEASURED_OBJECTIVES)
+    return adapter.task() if scores_task or config.max_error_increase else None
 
 
 def check_device(device: str) -> None:
@@ -202,7 +208,6 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         catalog = dataclasses.replace(catalog, sqnr_db=sqnr)
     latency = config.latency
     example = repeated(calibration, latency.batch_size)
-    scores_task = bool(set(config.objectives) - set(MEASURED_OBJECTIVES))
     evaluator = CostEvaluator(
         example=example,
         protocol=TimingProtocol(warmup=latency.warmup, runs=latency.runs, threads=latency.threads),
@@ -210,7 +215,7 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         artifact_format=ARTIFACT_FORMATS[config.artifact],
         command_timer=latency.timer(),
         budget_ms=config.budget_ms,
-        task=adapter.task() if scores_task or config.max_error_increase else None,
+        task=study_task(config, adapter),
         screen_items=config.data.screen_videos,
     )
     return SearchContext(config, adapter, model, source, calibration, catalog, evaluator)

@@ -25,8 +25,8 @@ from autocompress.errors import UserError, typed_first_line
 from autocompress.evaluators.task import FunctionTask, Task
 from autocompress.inputs import as_inputs, repeated
 from autocompress.models.adapter import ModelAdapter
-from autocompress.study.config import MEASURED_OBJECTIVES, StudyConfig
-from autocompress.study.context import SearchContext, check_device
+from autocompress.study.config import StudyConfig
+from autocompress.study.context import SearchContext, check_device, study_task
 
 __all__ = ["MIN_BUDGET_SHARE", "check_budget", "check_model", "non_finite"]
 
@@ -65,8 +65,7 @@ def check_model(config: StudyConfig, adapter: ModelAdapter) -> dict[str, float] 
         raise UserError(
             f"the model does not run on its example inputs ({shapes}): {typed_first_line(error)}"
         ) from None
-    scores_task = set(config.objectives or ()) - set(MEASURED_OBJECTIVES)
-    task = adapter.task() if scores_task or config.max_error_increase else None
+    task = study_task(config, adapter)
     return None if task is None else _check_task(task, model)
 
 
