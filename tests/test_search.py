@@ -59,6 +59,8 @@ def tiny_config(videos: Path, name: str = "tiny", **changes) -> StudyConfig:
         "data": DataConfig(path=str(videos), calibration_clips=1),
         "latency": LatencyConfig(warmup=1, runs=2),
         "space": SpaceConfig(orders=("P",), prune_ratio=(0.1, 0.5)),
+        "max_error_increase": {},  # no caps: two tiny videos decide nothing
+        "recovery": RecoveryConfig(rungs=(), bn_batches=1),  # rung 0 only, on one batch
     } | changes
     return StudyConfig(**values)
 
@@ -204,24 +206,31 @@ def test_an_int8_trial_of_a_pt2_study_exports_as_pt2_and_torchscript(videos, tmp
                 torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
-def test_the_last_trials_recover_front_points_and_export_reproduces_them(videos, tmp_path):
-    recovery = RecoveryConfig(trials=1, steps=2)
-    config = tiny_config(videos, "recovering", trials=4, recovery=recovery)
+def test_trials_climb_the_recovery_ladder_and_export_reproduces_their_best_rung(
+    videos, tmp_path
+):
+    recovery = RecoveryConfig(rungs=(2, 3), share=1.0, bn_batches=1)
+    config = tiny_config(videos, "ladder", trials=4, recovery=recovery)
     study = run_search(config, None, tmp_path, progress=False).study
     trials = _complete(study)
     assert counted_trials(study.trials) == 4 and len(trials) == 4
-    last = trials[-1]
-    target = study.trials[last.user_attrs["recovers"]]
-    assert last.params == target.params and Feasibility.of(study)(target)
-    steps = last.user_attrs["pipeline"]["steps"]
-    assert steps[:-1] == target.user_attrs["pipeline"]["steps"]
-    assert steps[-1] == {"finetune": dataclasses.asdict(recovery.step())}
+    assert not trials[0].user_attrs.get("rungs")  # the baseline has nothing to recover
+    climbed = [t for t in trials[1:] if len(t.user_attrs["rungs"]) > 1]
+    assert climbed, "with the whole study's time to spend, some trial climbs"
+    for trial in trials[1:]:
+        rungs = trial.user_attrs["rungs"]
+        assert [r["steps"] for r in rungs] == [0, 2, 3][: len(rungs)]
+        finetune = [s["finetune"] for s in trial.user_attrs["pipeline"]["steps"] if "finetune" in s]
+        best = min(
+            (r for r in rungs if r["errors"]), key=lambda r: (sum(r["errors"].values()), r["steps"])
+        )
+        assert finetune == [dataclasses.asdict(recovery.step(best["steps"]))]
+        assert trial.user_attrs["mae"] == best["errors"]["mae"]
+    last = climbed[-1]
     result = export_trial(study, last.number, build_context(config, tmp_path, study), tmp_path)
     assert result.measured["mae"] == pytest.approx(last.user_attrs["mae"])
     assert result.measured["size_mib"] == last.user_attrs["size_mib"]
-    # Resuming does not recover again: the study has its total.
-    again = run_search(config, None, tmp_path, progress=False).study
-    assert counted_trials(again.trials) == 4
+
 
 
 def test_warm_start_trials_follow_the_baseline_once(videos, tmp_path):

@@ -143,10 +143,16 @@ def test_the_artifact_format_round_trips_through_the_study_file(tmp_path):
 
 
 def test_format_quantization_and_recovery_round_trip_through_the_study_file(tmp_path):
-    text = "artifact: aoti\nquantization: pt2e\nrecovery: {trials: 3, steps: 50}\n"
+    text = "artifact: aoti\nquantization: pt2e\nrecovery: {rungs: [20, 80], share: 0.5}\n"
     config = load_study_config(_write(tmp_path, text))
     assert (config.artifact, config.quantize_backend) == ("aoti", "pt2e")
-    assert config.recovery.count(200) == 3 and config.recovery.step().steps == 50
+    assert config.recovery.rungs == (20, 80) and config.recovery.step(80).steps == 80
     stored = dataclasses.asdict(config)
     assert resolve_study_config(None, None, {}, stored) == config
-    assert StudyConfig().recovery.count(200) == 4 and StudyConfig().recovery.count(12) == 0
+    # A study stored before the ladder: its recovery trials' steps are the one rung.
+    legacy = load_study_config(_write(tmp_path, "recovery: {trials: 3, steps: 50}\n"))
+    assert legacy.recovery.rungs == (50,) and legacy.recovery.enabled
+    off = load_study_config(_write(tmp_path, "recovery: {trials: 0}\n"))
+    assert not off.recovery.enabled
+    with pytest.raises(UserError, match="recovery.rungs must rise"):
+        load_study_config(_write(tmp_path, "recovery: {rungs: [150, 30]}\n"))

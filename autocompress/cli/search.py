@@ -124,6 +124,7 @@ def _first_line(config: StudyConfig) -> str:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from autocompress.models.adapter import default_caps
     from autocompress.models.registry import adapter_for
     from autocompress.study.config import model_settings, with_task_objectives
     from autocompress.study.pareto import format_front
@@ -145,7 +146,7 @@ def _run(args: argparse.Namespace) -> None:
         )
     config = resolve_study_config(args.study, args.config, _study_overrides(args), stored)
     adapter = adapter_for(model_settings(config, args.run_dir))
-    config = with_task_objectives(config, adapter.objectives)
+    config = with_task_objectives(config, adapter.objectives, default_caps(adapter))
     print(_first_line(config))
     heartbeat = Heartbeat(args.heartbeat_seconds, 4 * args.heartbeat_seconds)
     outcome = run_search(

@@ -44,6 +44,7 @@ class Metrics:
     errors: dict[str, float] | None  # None: not scored (over the budget, or no task wanted)
     seconds: dict[str, float]  # wall time of each phase: artifact, latency, accuracy
     screened: TaskReport | None = None  # the items scored before stopping early
+    report: TaskReport | None = None  # the task's, complete or screened; None: not scored
 
     @property
     def scored(self) -> bool:
@@ -134,4 +135,5 @@ class CostEvaluator:
                 "accuracy": time.perf_counter() - timed,
             },
             screened=screened,
+            report=report,
         )

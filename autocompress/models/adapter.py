@@ -23,7 +23,7 @@ from autocompress.compression.pipeline import Pipeline
 from autocompress.evaluators.task import Task
 from autocompress.inputs import Inputs, repeated, rows
 
-__all__ = ["ModelAdapter", "ModuleAdapter"]
+__all__ = ["ModelAdapter", "ModuleAdapter", "default_caps"]
 
 
 @runtime_checkable
@@ -56,6 +56,14 @@ class ModelAdapter(Protocol):
         """A hand-tuned pipeline of prune and tensorize steps for ``model``, which a new study
         tries first (quantized by SQNR) beside generic ones; None if there is none."""
         ...
+
+
+def default_caps(adapter: ModelAdapter) -> dict[str, float]:
+    """The accuracy caps a study of ``adapter``'s model has when it names none (an optional
+    member, ``default_error_increase``: objective -> largest rise over the uncompressed
+    model's error): a family that knows its task's scale sets them, so that a default study's
+    fastest point is still a model that works; others have none."""
+    return dict(getattr(adapter, "default_error_increase", {}))
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
@@ -74,38 +75,54 @@ class LatencyConfig:
         return CommandTimer(self.command, self.pattern, self.unit)
 
 
-# Share of a study's trials that recover front points when ``recovery.trials`` is not given:
-# 16 of 200, none of a 12-trial demo.
-AUTO_RECOVERY_SHARE = 0.02
-
-
 @dataclass(frozen=True)
 class RecoveryConfig:
-    """The study's last ``trials`` trials distil the most promising points found before them
-    (autocompress.study.recovery); the rest are scored raw. ``trials`` None: 2 % of the
-    study's trials, rounded down."""
+    """Every trial is scored as it would ship, recovered (autocompress.study.ladder): one whose
+    pipeline changed weights has its batch norms re-estimated on ``bn_batches`` batches
+    (rung 0, seconds), then climbs rungs of ``rungs`` distillation steps while it could still
+    reach the front, within ``share`` of the study's wall time. ``bn_batches: 0`` and
+    ``rungs: []`` score every trial raw."""
 
-    trials: int | None = None
-    steps: int = 150
+    rungs: tuple[int, ...] = (30, 150, 300)
+    share: float = 0.3  # of the study's trial time that rungs above 0 may take
+    bn_batches: int = 4
     data: str = "synthetic"  # or a folder of videos (no annotations needed)
     learning_rate: float = 3e-4
+    # Keys of studies made before the ladder, when the last ``trials`` trials recovered the
+    # fastest front points for ``steps`` steps: ``trials: 0`` turns the ladder off, ``steps``
+    # is its one rung; a stored study resumes with them.
+    trials: InitVar[int | None] = None
+    steps: InitVar[int | None] = None
 
-    def __post_init__(self) -> None:
-        if self.trials is not None and self.trials < 0:
-            raise UserError(f"recovery.trials must be >= 0, got {self.trials}")
-        self.step()  # refuse bad steps or data when the study is read
+    def __post_init__(self, trials: int | None, steps: int | None) -> None:
+        if steps is not None:
+            object.__setattr__(self, "rungs", (steps,))
+        if trials == 0:
+            object.__setattr__(self, "rungs", ())
+            object.__setattr__(self, "bn_batches", 0)
+        if list(self.rungs) != sorted(set(self.rungs)) or any(s < 1 for s in self.rungs):
+            raise UserError(f"recovery.rungs must rise from 1 step, got {list(self.rungs)}")
+        if not 0 <= self.share <= 1:
+            raise UserError(f"recovery.share must be within 0 and 1, got {self.share}")
+        if self.bn_batches < 0:
+            raise UserError(f"recovery.bn_batches must be >= 0, got {self.bn_batches}")
+        self.step(0)  # refuse bad data or a bad learning rate when the study is read
 
-    def count(self, study_trials: int) -> int:
-        """How many of a study's ``study_trials`` trials recover."""
-        if self.trials is not None:
-            return self.trials
-        return int(study_trials * AUTO_RECOVERY_SHARE)
-
-    def step(self) -> FinetuneStep:
+    def step(self, steps: int) -> FinetuneStep:
+        """The finetune step of a rung of ``steps`` distillation steps (0: batch norms only)."""
         try:
-            return FinetuneStep(steps=self.steps, data=self.data, learning_rate=self.learning_rate)
+            return FinetuneStep(
+                steps=steps,
+                data=self.data,
+                learning_rate=self.learning_rate,
+                bn_batches=self.bn_batches,
+            )
         except UserError as error:
             raise UserError(f"recovery: {error}") from error
+
+    @property
+    def enabled(self) -> bool:
+        return self.bn_batches > 0 or bool(self.rungs)
 
 
 @dataclass(frozen=True)
@@ -124,9 +141,10 @@ class StudyConfig:
     # None: latency, size and every error the model's task reports (with_task_objectives).
     objectives: tuple[str, ...] | None = None
     budget_ms: float | None = None
-    # Optional accuracy constraints: a trial is feasible only when each named task error is at
-    # most this much above the baseline's (e.g. {"top1_error": 0.01}).
-    max_error_increase: dict[str, float] = field(default_factory=dict)
+    # Accuracy caps: a trial is feasible only when each named task error is at most this much
+    # above the baseline's (e.g. {"top1_error": 0.01}); {} none. None: the model family's
+    # default caps (RepNet's: MAE +0.05, OBO +0.1), so a study's fastest point still counts.
+    max_error_increase: dict[str, float] | None = None
     sampler: str = "tpe"
     seed: int | None = 0
     trials: int = 200
@@ -174,16 +192,11 @@ class StudyConfig:
                 f"compression_limit_s must be positive (or null: no limit), "
                 f"got {self.compression_limit_s}"
             )
-        for name, limit in self.max_error_increase.items():
+        for name, limit in (self.max_error_increase or {}).items():
             if limit < 0:
                 raise UserError(f"max_error_increase.{name} must be >= 0, got {limit}")
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
-        if self.recovery.count(self.trials) >= self.trials:
-            raise UserError(
-                f"recovery.trials ({self.recovery.trials}) must leave trials to recover from "
-                f"(trials: {self.trials})"
-            )
         if self.artifact not in ARTIFACT_FORMATS:
             raise UserError(
                 f"artifact: {self.artifact!r}; choose from {', '.join(ARTIFACT_FORMATS)}"
@@ -225,9 +238,9 @@ class StudyConfig:
 def _with_legacy_limits(limits: object, legacy: dict[str, object]) -> object:
     """``limits`` with the limit each legacy key in ``legacy`` sets (None: not set)."""
     given = {LEGACY_ERROR_LIMITS[key]: v for key, v in legacy.items() if v is not None}
-    if not given or not isinstance(limits, dict):
+    if not given or not isinstance(limits, dict | None):
         return limits
-    return {**limits, **given}
+    return {**(limits or {}), **given}
 
 
 def current_definition(stored: dict) -> dict:
@@ -242,9 +255,17 @@ def current_definition(stored: dict) -> dict:
     return definition
 
 
-def with_task_objectives(config: StudyConfig, task_objectives: tuple[str, ...]) -> StudyConfig:
+def with_task_objectives(
+    config: StudyConfig,
+    task_objectives: tuple[str, ...],
+    default_caps: Mapping[str, float] | None = None,
+) -> StudyConfig:
     """``config`` with its objectives and error limits checked against what the model's task
-    reports; when the study names no objectives, all of them."""
+    reports; when the study names no objectives, all of them; when it names no caps, the
+    model family's ``default_caps``."""
+    if config.max_error_increase is None:
+        caps = {k: v for k, v in (default_caps or {}).items() if k in task_objectives}
+        config = dataclasses.replace(config, max_error_increase=caps)
     for name in config.max_error_increase:
         if name not in task_objectives:
             raise UserError(

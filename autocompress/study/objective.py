@@ -12,6 +12,8 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import optuna
@@ -20,14 +22,16 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import Pipeline
 from autocompress.errors import first_line, typed_first_line
+from autocompress.evaluators.task import TaskReport
 from autocompress.spaces.pipeline_space import suggest_pipeline
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.feasibility import Feasibility
+from autocompress.study.ladder import Ladder, Rung, best_rung, worth_climbing
 from autocompress.study.latency_prediction import LatencyFit, eager_ms
+from autocompress.study.pareto import feasible_front
 from autocompress.study.preflight import non_finite
 from autocompress.study.record import TrialRecord, note
-from autocompress.study.recovery import with_recovery
-from autocompress.study.screening import front_screen
+from autocompress.study.screening import front_screen, optimistic_errors
 from autocompress.study.workers import counted_trials, worker_id
 
 __all__ = ["TrialFailed", "run_trial"]
@@ -69,7 +73,8 @@ def _measured_before(trials: list[FrozenTrial], pipeline: dict) -> FrozenTrial |
         (
             t
             for t in trials
-            if t.state == TrialState.COMPLETE and TrialRecord.of(t).pipeline == stored
+            if t.state == TrialState.COMPLETE
+            and _without_recovery(TrialRecord.of(t).pipeline) == _without_recovery(stored)
         ),
         None,
     )
@@ -87,6 +92,8 @@ def _take_over(trial: optuna.Trial, original: FrozenTrial) -> list[float]:
         speedup=record.speedup,
         size_mib=record.size_mib,
         screened=record.screened,
+        rungs=record.rungs,
+        pipeline=record.pipeline,
         errors=record.errors,
     )
     for key, value in original.constraints.items():
@@ -127,8 +134,103 @@ def _skip_if_predicted_over_budget(
     raise optuna.TrialPruned(f"latency predicted {predicted:.0f} ms, budget {budget_ms:g} ms")
 
 
+@dataclass(frozen=True)
+class _Built:
+    model: torch.nn.Module  # what the trial measures first (rung 0 when it has a ladder)
+    compressed: torch.nn.Module | None  # before its recovery: where every rung starts
+    bn_seconds: float  # rung 0's batch-norm re-estimation
+
+
+def _build(
+    context: SearchContext,
+    pipeline: Pipeline,
+    ladder: Ladder | None,
+    within_limit: Callable[[], None],
+) -> _Built:
+    """The trial's model; with a ``ladder``, also its compressed model before recovery."""
+    calibration, device = context.calibration, context.config.accuracy_device
+    with context.evaluator.lock.shared():
+        if ladder is None:
+            model, _ = compress(context.model, pipeline, calibration, device, within_limit)
+            return _Built(model, None, 0.0)
+        pipeline.validate(context.model)
+        before = Pipeline(list(ladder.before))
+        compressed, _ = compress(context.model, before, calibration, device, within_limit)
+        within_limit()
+        started = time.perf_counter()
+        model = ladder.finish(compressed, 0, context.model, calibration, device)
+        return _Built(model, compressed, time.perf_counter() - started)
+
+
+def _without_recovery(pipeline: dict) -> dict:
+    """A stored pipeline as it was sampled: without the finetune step its ladder added."""
+    return {"steps": [step for step in pipeline["steps"] if "finetune" not in step]}
+
+
+def _rung(
+    steps: int, report: TaskReport, complete: bool, seconds: tuple[float, float], total: int
+) -> Rung:
+    """A rung from its task report and its (recovery, counting) seconds."""
+    return Rung(
+        steps=steps,
+        errors=dict(report.values) if complete else None,
+        counted=dict(report.values),
+        estimate=dict(report.values) if complete else optimistic_errors(report, total),
+        items=report.items,
+        seconds=round(sum(seconds), 3),
+        recovery_seconds=round(seconds[0], 3),
+    )
+
+
+def _climb(
+    trial: optuna.Trial,
+    context: SearchContext,
+    ladder: Ladder,
+    compressed: torch.nn.Module,
+    first: tuple[Rung, torch.nn.Module],
+    point: dict[str, float],
+) -> tuple[list[Rung], torch.nn.Module]:
+    """Every rung ``trial`` climbs from ``first`` (autocompress.study.ladder), and the model
+    of its best rung."""
+    config, evaluator = context.config, context.evaluator
+    rungs, models = [first[0]], {first[0].steps: first[1]}
+    caps = config.max_error_increase
+    note(trial, rungs=[first[0].to_dict()])
+    for steps in config.recovery.rungs:
+        study_trials = trial.study.get_trials(deepcopy=False)
+        front = feasible_front(trial.study)
+        worth = worth_climbing(
+            rungs,
+            steps,
+            point,
+            trials=study_trials,
+            front=[dict(zip(config.objectives, t.values, strict=True)) for t in front],
+            objectives=config.objectives,
+            baseline_errors=context.baseline_errors(),
+            caps=caps,
+            recovery=config.recovery,
+        )
+        if not worth:
+            break
+        started = time.perf_counter()
+        with evaluator.lock.shared():
+            model = ladder.finish(
+                compressed, steps, context.model, context.calibration, config.accuracy_device
+            )
+            recovered = time.perf_counter()
+            screen = front_screen(trial.study, config.objectives)
+            go_on = screen and partial(screen, point["latency"], point["size"])
+            report, complete = evaluator.accuracy(model, go_on)
+        seconds = (recovered - started, time.perf_counter() - recovered)
+        rungs.append(_rung(steps, report, complete, seconds, evaluator.task.item_count()))
+        models[steps] = model
+        note(trial, rungs=[r.to_dict() for r in rungs])
+    return rungs, models[best_rung(rungs).steps]
+
+
 def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
-    """The objective: sample, compress, measure; returns the configured objective values."""
+    """The objective: sample, compress, measure, recover up the ladder; returns the
+    configured objective values of the trial's best rung."""
     config = context.config
     trials = trial.study.get_trials(deepcopy=False)
     if counted_trials(trials, before=trial.number) >= config.trials:
@@ -140,8 +242,10 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         pipeline = Pipeline(steps=[])
     else:
         pipeline = suggest_pipeline(trial, context.catalog, config.space)
-    if record.recovers is not None:
-        pipeline = with_recovery(pipeline, config.recovery.step())
+    scored = context.evaluator.task is not None
+    ladder = Ladder.of(pipeline, config.recovery) if scored and pipeline.steps else None
+    if ladder is not None:
+        pipeline = ladder.pipeline(0)
     note(trial, pipeline=pipeline.to_dict())
     original = _measured_before(trials, pipeline.to_dict())
     if original is not None:
@@ -152,28 +256,36 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         try:
             started = time.perf_counter()
             within_limit = partial(_within_limit, trial, started, config.compression_limit_s)
-            with context.evaluator.lock.shared():
-                model, _ = compress(
-                    context.model,
-                    pipeline,
-                    context.calibration,
-                    context.config.accuracy_device,
-                    within_limit,
-                )
+            built = _build(context, pipeline, ladder, within_limit)
+            model = built.model
             if pipeline.steps:  # the baseline is not compressed: a copy, under no limit
                 within_limit()
-            compressed = time.perf_counter()
+            compressed_at = time.perf_counter()
             if config.budget_ms is not None:
                 _skip_if_predicted_over_budget(trial, trials, model, context)
             screen = front_screen(trial.study, config.objectives) if pipeline.steps else None
             metrics = context.evaluator(model, screen)
-            scored = metrics.errors or (metrics.screened.values if metrics.screened else {})
-            if (reason := non_finite(scored)) is not None:
+            scored_values = metrics.errors or (metrics.screened.values if metrics.screened else {})
+            if (reason := non_finite(scored_values)) is not None:
                 raise _failed(trial, reason)
             if not pipeline.steps:  # this is the baseline: its timing is the reference
                 context.note_baseline_latency(metrics.latency_ms)
             baseline_ms = context.baseline_latency_ms()
             feasibility = _feasibility(context)
+            best: Rung | None = None
+            rungs: list[Rung] = []
+            report = metrics.report
+            if ladder is not None and report is not None:
+                total = context.evaluator.task.item_count()
+                seconds = (built.bn_seconds, metrics.seconds["accuracy"])
+                first = _rung(0, report, metrics.scored, seconds, total)
+                point = {"latency": metrics.latency_ms, "size": metrics.size_mib}
+                rungs, model = _climb(
+                    trial, context, ladder, built.compressed, (first, model), point
+                )
+                best = best_rung(rungs)
+                pipeline = ladder.pipeline(best.steps)
+                note(trial, pipeline=pipeline.to_dict())
         except (optuna.TrialPruned, TrialFailed):
             raise
         except Exception as error:  # any failure of a sampled pipeline is that trial's result
@@ -184,9 +296,12 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
                 note(trial, warnings=messages[:MAX_WARNINGS])
             for message in messages:  # shown by `autocompress -v`
                 _log.debug("trial %d warned: %s", trial.number, message)
-    seconds = {"compression": compressed - started, **metrics.seconds}
+    seconds = {"compression": compressed_at - started, **metrics.seconds}
+    if len(rungs) > 1:
+        seconds["recovery"] = sum(r.seconds for r in rungs[1:])
     task_names = context.adapter.objectives  # every error the task reports, objective or not
-    errors = metrics.errors or dict.fromkeys(task_names, UNSCORED_ERROR)
+    found = metrics.errors if best is None else best.errors
+    errors = found or dict.fromkeys(task_names, UNSCORED_ERROR)
     note(
         trial,
         latency_ms=metrics.latency_ms,
@@ -194,13 +309,13 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         baseline_ms=baseline_ms,
         speedup=baseline_ms / metrics.latency_ms,
         size_mib=metrics.size_mib,
-        errors={name: (metrics.errors or {}).get(name) for name in task_names},
+        errors={name: (found or {}).get(name) for name in task_names},
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )
-    if metrics.screened is not None:
+    if found is None and report is not None:
         # Stopped after its first items: their errors, not the whole set's.
-        screened = metrics.screened
-        note(trial, screened={"items": screened.items, **screened.values})
+        counted = (report.items, report.values) if best is None else (best.items, best.counted)
+        note(trial, screened={"items": counted[0], **counted[1]})
         trial.set_constraint("screened_out", 1.0)
     for key, value in feasibility.constraints(latency_ms=metrics.latency_ms, errors=errors).items():
         trial.set_constraint(key, value)

@@ -25,7 +25,7 @@ class TrialRecord:
     worker: str | None = None  # host:pid of the process that ran it
     baseline: bool = False  # the uncompressed model, each study's first trial
     warm_start: bool = False  # a known-good pipeline enqueued after the baseline
-    recovers: int | None = None  # the trial whose pipeline this one runs with recovery
+    recovers: int | None = None  # before the ladder: the trial it re-ran with recovery
     retry_of: int | None = None  # the trial an interrupted worker left, run again
     duplicate_of: int | None = None  # a finished trial of the same pipeline: its measurements
     surplus: bool = False  # found the study complete and did nothing
@@ -40,6 +40,7 @@ class TrialRecord:
     size_mib: float | None = None  # of the artifact's bytes
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
     screened: dict | None = None  # stopped after its first items: their count and errors
+    rungs: list[dict] = field(default_factory=list)  # the recovery ladder's (study.ladder.Rung)
     errors: dict[str, float | None] = field(default_factory=dict)  # the task's, by name
 
     @classmethod

@@ -17,7 +17,7 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.errors import UserError, typed_first_line
-from autocompress.models.adapter import ModelAdapter
+from autocompress.models.adapter import ModelAdapter, default_caps
 from autocompress.models.registry import adapter_for
 from autocompress.study.config import StudyConfig, model_settings, with_task_objectives
 from autocompress.study.context import SearchContext, context_of
@@ -28,7 +28,6 @@ from autocompress.study.pareto import feasible_front
 from autocompress.study.preflight import check_budget, check_model
 from autocompress.study.progress import Progress, TrialBar
 from autocompress.study.record import TrialRecord
-from autocompress.study.recovery import queue_recovery
 from autocompress.study.storage import DEFAULT_HEARTBEAT, STORAGE_ERRORS, Heartbeat
 from autocompress.study.warm_start import queue_warm_start
 from autocompress.study.workers import (
@@ -81,6 +80,27 @@ def _time_split(trials: list[FrozenTrial]) -> str:
     return (
         f"time of {len(trials)} trials: {phases or 'none measured'}; "
         f"{screened} stopped after their first items, {predicted} skipped on a latency prediction"
+        f"{_ladder_cost(records)}"
+    )
+
+
+def _ladder_cost(records: list[TrialRecord]) -> str:
+    """What the recovery ladder cost, per rung: the trials that reached it and their seconds
+    (rung 0's, re-estimating batch norms, are inside their compression)."""
+    reached: dict[int, list[float]] = {}
+    for record in records:
+        for rung in record.rungs:
+            reached.setdefault(rung["steps"], []).append(rung["seconds"])
+    if not reached:
+        return ""
+    climbed = [
+        f"{steps} steps {len(seconds)} trials {sum(seconds):.0f} s"
+        for steps, seconds in sorted(reached.items())
+        if steps > 0
+    ]
+    return (
+        f"; recovery ladder: batch norms re-estimated in {len(reached.get(0, []))} trials, "
+        f"climbed: {', '.join(climbed) or 'none'}"
     )
 
 
@@ -133,7 +153,9 @@ def run_search(
     """
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     adapter = adapter or adapter_for(model_settings(config, run_dir))
-    config = with_task_objectives(config, adapter.objectives)  # once, for the whole search
+    config = with_task_objectives(
+        config, adapter.objectives, default_caps(adapter)
+    )  # once, for the whole search
     # Bad usage ends here in one line, before trial 0 (autocompress.study.preflight).
     baseline_errors = check_model(config, adapter)
     study, created = open_study(config, storage_url, run_dir, heartbeat=heartbeat)
@@ -196,7 +218,6 @@ def _loop(
                     outage_since = None
                 if _total_reached(study, config.trials, grace_s):
                     break
-                queue_recovery(study, config)
                 study.optimize(
                     lambda trial: run_trial(trial, context),
                     n_trials=1,

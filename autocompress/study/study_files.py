@@ -88,5 +88,7 @@ def resolve_study_config(
         if value is None:
             continue
         section, _, field_name = key.rpartition(".")
+        if section and values[section] is None:  # caps left to the model family: given here
+            values[section] = {}
         (values[section] if section else values)[field_name] = value
     return study_config_from_dict(values)
