@@ -144,7 +144,7 @@ def load_line(run_dir: Path) -> str:
         return "no turns recorded"
     loads = [float(row[2]) for row in rows]
     return (
-        f"{len(rows)} turns from {rows[0][0]} to {rows[-1][0]}; 1-minute load after a turn: "
+        f"{len(rows)} recorded, {rows[0][0]} to {rows[-1][0]}; 1-minute load after a turn: "
         f"median {statistics.median(loads):.1f}, {min(loads):.1f}-{max(loads):.1f}"
     )
 
@@ -155,7 +155,7 @@ def report(studies: dict, trials: int, weights: str | None, png: Path, run_dir: 
     for (sampler, _), study in studies.items():
         histories.setdefault(sampler, []).append(hypervolume_history(study, reference))
     plot(histories, png)
-    checkpoints = [c for c in CHECKPOINTS if c <= trials]
+    checkpoints = [c for c in CHECKPOINTS if c < trials] + [trials]
     lines = [
         *header("Samplers on the default study: hypervolume against trials"),
         "",
