@@ -8,6 +8,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Hashable
@@ -20,6 +21,19 @@ from autocompress.models.repnet.weights import shipped_weights
 
 def command_line() -> str:
     return shlex.join([".venv/bin/python", *sys.argv])
+
+
+def commit_line() -> str:
+    """The commit the benchmark ran, and whether the work tree differed from it."""
+
+    def git(*args: str) -> str:
+        folder = Path(__file__).parent
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True).stdout
+
+    changed = git("status", "--porcelain", "--untracked-files=no").strip()
+    return f"commit {git('rev-parse', '--short', 'HEAD').strip()}" + (
+        " with uncommitted changes" if changed else ""
+    )
 
 
 def machine_line() -> str:

@@ -1,5 +1,5 @@
 """The study's TPE reads the trials once per trial for its relative sampling, and samples what
-Optuna's TPE samples."""
+Optuna's TPE samples; its start-up counts only its own draws, not enqueued trials."""
 
 import optuna
 import pytest
@@ -43,3 +43,32 @@ def test_one_read_per_trial_and_the_same_samples_as_optunas_tpe():
     optunas, optunas_reads = _sampled(optuna.samplers.TPESampler)
     assert params == optunas
     assert reads < optunas_reads / 2
+
+
+def _draws(sampler: optuna.samplers.BaseSampler, enqueued: list[dict]) -> list[dict]:
+    """Own draws of ``sampler`` on a study that runs ``enqueued`` first, half of them again
+    after four draws (as recovery queues trials mid-study)."""
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    for params in enqueued:
+        study.enqueue_trial(params)
+    study.optimize(_objective, n_trials=len(enqueued) + 4)
+    for params in enqueued[::2]:
+        study.enqueue_trial(params)
+    study.optimize(_objective, n_trials=len(enqueued[::2]) + 6)
+    return [t.params for t in study.trials if "fixed_params" not in t.system_attrs]
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.parametrize("startup", [3, 7])
+def test_start_up_is_the_samplers_own_draws_and_enqueued_trials_do_not_count(startup):
+    # A baseline with no parameters and warm-start points, as a study queues them.
+    enqueued = [{}, *({"order": order, f"{order}0": 0.5} for order in "ABCD")]
+    tpe = SnapshotTPESampler(
+        seed=5, n_startup_trials=startup, multivariate=True, group=True, constant_liar=True
+    )
+    random = optuna.samplers.RandomSampler(seed=5)
+    draws, random_draws = _draws(tpe, enqueued), _draws(random, enqueued)
+    assert len(draws) == 10
+    # Start-up draws at random (TPE's random sampler shares its seed); then TPE models.
+    assert draws[:startup] == random_draws[:startup]
+    assert draws[startup] != random_draws[startup]

@@ -14,16 +14,29 @@ from autocompress.errors import UserError
 from autocompress.registry import Registry
 from autocompress.study.tpe import SnapshotTPESampler
 
-__all__ = ["SAMPLERS", "make_sampler"]
+__all__ = ["SAMPLERS", "make_sampler", "tpe"]
 
 SAMPLERS: Registry[Callable[[int | None], optuna.samplers.BaseSampler]] = Registry("sampler")
-# group=True models the conditional space (each order has its own parameters) jointly per
-# group; without it multivariate TPE falls back to independent sampling, since the baseline
-# trial has no parameters and empties the intersection of every trial's space.
-SAMPLERS.register(
-    "tpe",
-    lambda seed: SnapshotTPESampler(seed=seed, multivariate=True, group=True, constant_liar=True),
-)
+
+
+def tpe(seed: int | None, n_startup_trials: int = 10) -> SnapshotTPESampler:
+    """The study's TPE, modelling after ``n_startup_trials`` draws of its own (not counting
+    the enqueued baseline, warm-start and recovery trials).
+
+    group=True models the conditional space (each order has its own parameters) jointly per
+    group; without it multivariate TPE falls back to independent sampling, since the baseline
+    trial has no parameters and empties the intersection of every trial's space (which is
+    also why GPSampler, which models only that intersection, draws at random here)."""
+    return SnapshotTPESampler(
+        seed=seed,
+        n_startup_trials=n_startup_trials,
+        multivariate=True,
+        group=True,
+        constant_liar=True,
+    )
+
+
+SAMPLERS.register("tpe", tpe)
 SAMPLERS.register(
     "nsga2", lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
 )
