@@ -12,8 +12,6 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import optuna
@@ -22,16 +20,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.compression import Pipeline
 from autocompress.errors import first_line, typed_first_line
-from autocompress.evaluators.task import TaskReport
 from autocompress.spaces.pipeline_space import suggest_pipeline
-from autocompress.study.context import SearchContext, compress
+from autocompress.study.climb import build, climb, rung_of
+from autocompress.study.context import SearchContext
 from autocompress.study.feasibility import Feasibility
-from autocompress.study.ladder import Ladder, Rung, best_rung, worth_climbing
+from autocompress.study.ladder import Ladder, Rung, best_rung
 from autocompress.study.latency_prediction import LatencyFit, eager_ms
-from autocompress.study.pareto import feasible_front
 from autocompress.study.preflight import non_finite
 from autocompress.study.record import TrialRecord, note
-from autocompress.study.screening import front_screen, optimistic_errors
+from autocompress.study.screening import front_screen
 from autocompress.study.workers import counted_trials, worker_id
 
 __all__ = ["TrialFailed", "run_trial"]
@@ -134,98 +131,9 @@ def _skip_if_predicted_over_budget(
     raise optuna.TrialPruned(f"latency predicted {predicted:.0f} ms, budget {budget_ms:g} ms")
 
 
-@dataclass(frozen=True)
-class _Built:
-    model: torch.nn.Module  # what the trial measures first (rung 0 when it has a ladder)
-    compressed: torch.nn.Module | None  # before its recovery: where every rung starts
-    bn_seconds: float  # rung 0's batch-norm re-estimation
-
-
-def _build(
-    context: SearchContext,
-    pipeline: Pipeline,
-    ladder: Ladder | None,
-    within_limit: Callable[[], None],
-) -> _Built:
-    """The trial's model; with a ``ladder``, also its compressed model before recovery."""
-    calibration, device = context.calibration, context.config.accuracy_device
-    with context.evaluator.lock.shared():
-        if ladder is None:
-            model, _ = compress(context.model, pipeline, calibration, device, within_limit)
-            return _Built(model, None, 0.0)
-        pipeline.validate(context.model)
-        before = Pipeline(list(ladder.before))
-        compressed, _ = compress(context.model, before, calibration, device, within_limit)
-        within_limit()
-        started = time.perf_counter()
-        model = ladder.finish(compressed, 0, context.model, calibration, device)
-        return _Built(model, compressed, time.perf_counter() - started)
-
-
 def _without_recovery(pipeline: dict) -> dict:
     """A stored pipeline as it was sampled: without the finetune step its ladder added."""
     return {"steps": [step for step in pipeline["steps"] if "finetune" not in step]}
-
-
-def _rung(
-    steps: int, report: TaskReport, complete: bool, seconds: tuple[float, float], total: int
-) -> Rung:
-    """A rung from its task report and its (recovery, counting) seconds."""
-    return Rung(
-        steps=steps,
-        errors=dict(report.values) if complete else None,
-        counted=dict(report.values),
-        estimate=dict(report.values) if complete else optimistic_errors(report, total),
-        items=report.items,
-        seconds=round(sum(seconds), 3),
-        recovery_seconds=round(seconds[0], 3),
-    )
-
-
-def _climb(
-    trial: optuna.Trial,
-    context: SearchContext,
-    ladder: Ladder,
-    compressed: torch.nn.Module,
-    first: tuple[Rung, torch.nn.Module],
-    point: dict[str, float],
-) -> tuple[list[Rung], torch.nn.Module]:
-    """Every rung ``trial`` climbs from ``first`` (autocompress.study.ladder), and the model
-    of its best rung."""
-    config, evaluator = context.config, context.evaluator
-    rungs, models = [first[0]], {first[0].steps: first[1]}
-    caps = config.max_error_increase
-    note(trial, rungs=[first[0].to_dict()])
-    for steps in config.recovery.rungs:
-        study_trials = trial.study.get_trials(deepcopy=False)
-        front = feasible_front(trial.study)
-        worth = worth_climbing(
-            rungs,
-            steps,
-            point,
-            trials=study_trials,
-            front=[dict(zip(config.objectives, t.values, strict=True)) for t in front],
-            objectives=config.objectives,
-            baseline_errors=context.baseline_errors(),
-            caps=caps,
-            recovery=config.recovery,
-        )
-        if not worth:
-            break
-        started = time.perf_counter()
-        with evaluator.lock.shared():
-            model = ladder.finish(
-                compressed, steps, context.model, context.calibration, config.accuracy_device
-            )
-            recovered = time.perf_counter()
-            screen = front_screen(trial.study, config.objectives)
-            go_on = screen and partial(screen, point["latency"], point["size"])
-            report, complete = evaluator.accuracy(model, go_on)
-        seconds = (recovered - started, time.perf_counter() - recovered)
-        rungs.append(_rung(steps, report, complete, seconds, evaluator.task.item_count()))
-        models[steps] = model
-        note(trial, rungs=[r.to_dict() for r in rungs])
-    return rungs, models[best_rung(rungs).steps]
 
 
 def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
@@ -256,7 +164,7 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         try:
             started = time.perf_counter()
             within_limit = partial(_within_limit, trial, started, config.compression_limit_s)
-            built = _build(context, pipeline, ladder, within_limit)
+            built = build(context, pipeline, ladder, within_limit)
             model = built.model
             if pipeline.steps:  # the baseline is not compressed: a copy, under no limit
                 within_limit()
@@ -278,9 +186,9 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
             if ladder is not None and report is not None:
                 total = context.evaluator.task.item_count()
                 seconds = (built.bn_seconds, metrics.seconds["accuracy"])
-                first = _rung(0, report, metrics.scored, seconds, total)
+                first = rung_of(0, report, metrics.scored, seconds, total)
                 point = {"latency": metrics.latency_ms, "size": metrics.size_mib}
-                rungs, model = _climb(
+                rungs, model = climb(
                     trial, context, ladder, built.compressed, (first, model), point
                 )
                 best = best_rung(rungs)
