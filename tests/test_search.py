@@ -206,9 +206,7 @@ def test_an_int8_trial_of_a_pt2_study_exports_as_pt2_and_torchscript(videos, tmp
                 torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
-def test_trials_climb_the_recovery_ladder_and_export_reproduces_their_best_rung(
-    videos, tmp_path
-):
+def test_trials_climb_the_recovery_ladder_and_export_reproduces_their_best_rung(videos, tmp_path):
     recovery = RecoveryConfig(rungs=(2, 3), share=1.0, bn_batches=1)
     config = tiny_config(videos, "ladder", trials=4, recovery=recovery)
     study = run_search(config, None, tmp_path, progress=False).study
@@ -230,7 +228,6 @@ def test_trials_climb_the_recovery_ladder_and_export_reproduces_their_best_rung(
     result = export_trial(study, last.number, build_context(config, tmp_path, study), tmp_path)
     assert result.measured["mae"] == pytest.approx(last.user_attrs["mae"])
     assert result.measured["size_mib"] == last.user_attrs["size_mib"]
-
 
 
 def test_warm_start_trials_follow_the_baseline_once(videos, tmp_path):

@@ -51,8 +51,9 @@ def test_yaml_values_reach_the_dataclasses(tmp_path):
         ("trials: 0\n", "trials must be at least 1"),
         ("name: [unclosed\n", "not valid YAML"),
         ("- a list\n", "expected a mapping"),
-        ("recovery: {steps: -1}\n", "recovery: finetune steps must be an integer >= 0"),
-        ("trials: 10\nrecovery: {trials: 10}\n", "must leave trials to recover from"),
+        ("recovery: {steps: -1}\n", r"recovery.rungs must rise from 1 step, got \[-1\]"),
+        ("recovery: {share: 2}\n", "recovery.share must be within 0 and 1"),
+        ("recovery: {learning_rate: -1}\n", "recovery: finetune learning_rate"),
         ("accuracy_device: tpu\n", "use cpu, cuda or cuda:N"),
         ("artifact: aoti\nquantization: fx\n", "torch.export refuses"),
     ],
@@ -154,5 +155,5 @@ def test_format_quantization_and_recovery_round_trip_through_the_study_file(tmp_
     assert legacy.recovery.rungs == (50,) and legacy.recovery.enabled
     off = load_study_config(_write(tmp_path, "recovery: {trials: 0}\n"))
     assert not off.recovery.enabled
-    with pytest.raises(UserError, match="recovery.rungs must rise"):
+    with pytest.raises(UserError, match=r"recovery\.rungs must rise"):
         load_study_config(_write(tmp_path, "recovery: {rungs: [150, 30]}\n"))
