@@ -21,6 +21,8 @@ from autocompress.study.retime import Retimed, retime_trials
 __all__ = ["CANDIDATES", "FastestPick", "fastest_of", "pick_fastest", "within_spread"]
 
 CANDIDATES = 3  # the fastest by stored latency that are timed again
+# What decides among tied trials, in order (of two trials, of more).
+_ADJECTIVES = (("more accurate", "most accurate"), ("smaller", "smallest"), ("faster", "fastest"))
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,14 @@ def fastest_of(
         return error_of(row), records[row.number].size_mib, row.retimed_ms
 
     best, second = sorted(tied, key=key)[:2]
-    deciding = next((i for i, (x, y) in enumerate(zip(key(best), key(second))) if x != y), 2)
-    most = len(tied) > 2
-    reason = [("most" if most else "more") + " accurate", "smallest" if most else "smaller"]
-    reason.append("fastest" if most else "faster")
+    differ = [x != y for x, y in zip(key(best), key(second), strict=True)]
+    deciding = differ.index(True) if any(differ) else len(differ) - 1
+    reason = _ADJECTIVES[deciding][len(tied) > 2]
     return FastestPick(
         best.number,
         f"trials {_listed([r.number for r in tied])} are within each other's timing spread "
         f"({' vs '.join(r.shown() for r in tied)} ms); exporting {best.number}, the "
-        f"{reason[deciding]}",
+        f"{reason}",
     )
 
 

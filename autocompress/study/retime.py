@@ -21,7 +21,7 @@ from autocompress.study.pareto import feasible_front
 from autocompress.study.record import TrialRecord
 from autocompress.timing import Timing
 
-__all__ = ["Retimed", "format_retimed", "retime_front", "retime_trials"]
+__all__ = ["Retimed", "format_retimed", "retime_front", "retime_trials", "timed_pipeline"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Retimed:
         return f"{self.retimed_ms:.1f}±{self.timing.spread_ms / 2:.1f}"
 
 
-def _timed_pipeline(trial: FrozenTrial) -> Pipeline:
+def timed_pipeline(trial: FrozenTrial) -> Pipeline:
     """The trial's pipeline as far as latency goes: a finetune step changes weights, not the
     architecture, so it is left out (minutes each on a CPU)."""
     steps = Pipeline.from_dict(TrialRecord.of(trial).pipeline).steps
@@ -62,7 +62,7 @@ def retime_trials(
         with evaluator.lock.shared():
             model, _ = compress(
                 context.model,
-                _timed_pipeline(trial),
+                timed_pipeline(trial),
                 context.calibration,
                 context.config.accuracy_device,
             )
