@@ -19,6 +19,7 @@ import signal
 import warnings
 from pathlib import Path
 
+from autocompress.study.recovery import with_recovery
 from report import header, weights_line
 
 from autocompress.evaluators.cost import Metrics
@@ -27,7 +28,6 @@ from autocompress.study.context import build_context, compress
 from autocompress.study.lifecycle import load_existing_study
 from autocompress.study.pareto import feasible_front, pipeline_summary
 from autocompress.study.record import TrialRecord, baseline_trial
-from autocompress.study.recovery import with_recovery
 from autocompress.study.retime import timed_pipeline
 from autocompress.study.runner import run_search
 from autocompress.study.study_files import resolve_study_config
