@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Timing", "TimingProtocol", "measure", "torch_threads"]
+__all__ = ["Timing", "TimingProtocol", "measure", "timed_runs", "torch_threads"]
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,19 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 
 @torch.no_grad()
+def timed_runs(run: Callable[[], object], warmup: int, runs: int) -> list[float]:
+    """Milliseconds of each of ``runs`` calls of ``run()``, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        run()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
 def measure(run: Callable[[], object], protocol: TimingProtocol = TimingProtocol()) -> Timing:
     """Time ``run()`` per the protocol. The caller keeps other work off the machine meanwhile."""
     with torch_threads(protocol.threads):
-        for _ in range(protocol.warmup):
-            run()
-        samples = []
-        for _ in range(protocol.runs):
-            start = time.perf_counter()
-            run()
-            samples.append((time.perf_counter() - start) * 1e3)
-    return Timing.from_samples(samples)
+        return Timing.from_samples(timed_runs(run, protocol.warmup, protocol.runs))

@@ -19,16 +19,16 @@ import signal
 import warnings
 from pathlib import Path
 
+from autocompress.study.recovery import with_recovery
 from report import header, weights_line
 
-from autocompress.compression import FinetuneStep, Pipeline
 from autocompress.evaluators.cost import Metrics
 from autocompress.models.repnet.recipe import apply_recipe
 from autocompress.study.context import build_context, compress
 from autocompress.study.lifecycle import load_existing_study
 from autocompress.study.pareto import feasible_front, pipeline_summary
 from autocompress.study.record import TrialRecord, baseline_trial
-from autocompress.study.recovery import with_recovery
+from autocompress.study.retime import timed_pipeline
 from autocompress.study.runner import run_search
 from autocompress.study.study_files import resolve_study_config
 
@@ -140,25 +140,19 @@ def main() -> None:
     candidates = {t.number: t for t in dominating[: args.show]}
     shown = dict(candidates) if candidates else near_misses(front, hand)
 
-    # Side by side: baseline, recipe and every point shown, timed in turns (median of rounds).
+    # Side by side: baseline, recipe and every point shown, timed in turns.
     target = fastest_within(front, baseline_trial(study).user_attrs)
     if target is not None:
         shown.setdefault(target.number, target)
     models = {"baseline": context.model, "hand": hand_model, "hand+": recovered_model}
     for number, trial in shown.items():
-        # Timing needs the architecture only: a finetune step changes weights, not latency,
-        # so recovered points are rebuilt without it (minutes each on a CPU).
-        steps = Pipeline.from_dict(trial.user_attrs["pipeline"]).steps
-        pipeline = Pipeline([s for s in steps if not isinstance(s, FinetuneStep)])
         models[number], _ = compress(
-            context.model, pipeline, context.calibration, config.accuracy_device
+            context.model, timed_pipeline(trial), context.calibration, config.accuracy_device
         )
-    artifacts = {key: context.evaluator.artifact(model) for key, model in models.items()}
-    latency = {key: [] for key in models}
-    for _ in range(args.rounds):
-        for key, artifact in artifacts.items():
-            latency[key].append(context.evaluator.latency(artifact).median_ms)
-    side_by_side = {key: sorted(values)[len(values) // 2] for key, values in latency.items()}
+    evaluator = context.evaluator
+    samplers = {key: evaluator.sampler(evaluator.artifact(model)) for key, model in models.items()}
+    timings = evaluator.in_turns(samplers, evaluator.protocol.runs * args.rounds, args.rounds)
+    side_by_side = {key: timing.median_ms for key, timing in timings.items()}
 
     base = baseline_trial(study).user_attrs | {"latency_ms": side_by_side["baseline"]}
     hand_now = hand | {"latency_ms": side_by_side["hand"]}
@@ -173,8 +167,8 @@ def main() -> None:
         "the feasible front. Hand-tuned recipe: the case study's prune -> tensorize -> "
         "quantize (`CaseStudyRecipe`), measured by the study's own evaluator. A point "
         "dominates the recipe when it is as fast or faster, as small or smaller and has lower "
-        "or equal MAE and OBO. Latencies in the table are re-measured side by side (median of "
-        f"{args.rounds} alternating rounds of the study's timing protocol); sizes, MAE and OBO "
+        "or equal MAE and OBO. Latencies in the table are re-measured side by side (in turns: "
+        f"{args.rounds} alternating rounds of the study's timed runs each); sizes, MAE and OBO "
         "are deterministic. When no point dominates, the table shows the nearest misses.",
         "",
         "| model | latency ms | speed-up | size MiB | size ratio | MAE | OBO | pipeline |",

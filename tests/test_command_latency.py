@@ -74,12 +74,13 @@ def test_a_bad_command_setting_is_refused_when_the_study_is_read(changes, messag
 
 
 def test_a_failing_command_fails_its_trial_not_the_study(tiny_set, tmp_path):
-    # The device fails on the second call only (the baseline trial's timing is also the
-    # reference the others are compared with): the trials around the failing one are measured.
+    # Each trial runs the command 6 times: its artifact and the baseline's (timed by the
+    # command too), in turns, 3 rounds of one run. The device fails on the 7th call only, the
+    # first of trial 1: the trials around the failing one are measured.
     calls = tmp_path / "calls"
     flaky = (
         f"echo x >> {calls}; "
-        f'if [ "$(wc -l < {calls})" -eq 2 ]; then echo "device offline" >&2; exit 1; fi; ' + RUNNER
+        f'if [ "$(wc -l < {calls})" -eq 7 ]; then echo "device offline" >&2; exit 1; fi; ' + RUNNER
     )
     latency = LatencyConfig(warmup=1, runs=3, command=flaky)
     config = tiny_config(tiny_set, "device", trials=3, objectives=("latency", "size"))
@@ -87,7 +88,11 @@ def test_a_failing_command_fails_its_trial_not_the_study(tiny_set, tmp_path):
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     assert "device offline" in study.trials[1].user_attrs["fail_reason"]
-    assert all(t.user_attrs["latency_ms"] > 0 for t in study.trials if t.values)
+    assert len(calls.read_text().splitlines()) == 6 + 1 + 6
+    for trial in (study.trials[0], study.trials[2]):
+        attrs = trial.user_attrs
+        assert attrs["latency_ms"] > 0 and attrs["baseline_ms"] > 0
+        assert attrs["speedup"] == pytest.approx(attrs["baseline_ms"] / attrs["latency_ms"])
 
 
 class _TokensAndMask(nn.Module):

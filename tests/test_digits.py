@@ -3,6 +3,7 @@
 model from an import path."""
 
 import json
+import re
 import textwrap
 
 import pytest
@@ -58,6 +59,9 @@ def test_the_command_line_searches_exports_and_reloads_the_digits_model(tmp_path
     assert "top1_error" in capsys.readouterr().out
     out_dir = tmp_path / "export"
     assert main(["export", *study, "--trial", "fastest", "--out", str(out_dir)]) == 0
+    said = capsys.readouterr().out  # why this trial is the fastest, as timed again
+    why = r"^trials? [0-9, and]+ (is the fastest|is the only point|are within each other's)"
+    assert re.search(why, said, re.M)
     (metrics_file,) = out_dir.glob("*.json")
     metrics = json.loads(metrics_file.read_text())
     assert metrics["measured_after_export"]["top1_error"] == pytest.approx(

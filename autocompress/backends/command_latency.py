@@ -78,6 +78,12 @@ class CommandTimer:
     def __call__(
         self, data: bytes, suffix: str, protocol: TimingProtocol, example: Inputs
     ) -> Timing:
+        return Timing.from_samples(self.samples(data, suffix, protocol, example))
+
+    def samples(
+        self, data: bytes, suffix: str, protocol: TimingProtocol, example: Inputs
+    ) -> list[float]:
+        """Milliseconds of each timed run the command printed for the artifact ``data``."""
         with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as folder:
             artifact = Path(folder) / f"model{suffix}"
             artifact.write_bytes(data)
@@ -106,4 +112,4 @@ class CommandTimer:
                 f"latency command printed nothing matching {self.pattern!r}: "
                 f"{_last_line(done.stdout)}"
             )
-        return Timing.from_samples(samples)
+        return samples

@@ -36,9 +36,14 @@ def _run(args: argparse.Namespace) -> None:
     from autocompress.study.study_files import study_config_from_dict
 
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
-    number = pick_trial(study, args.trial)
-    exportable_trial(study, number)  # refuse early, before building anything
     config = study_config_from_dict(stored_config(study))
-    check_export_dir(study, number, args.out, args.overwrite, config.artifact)
-    context = build_context(config, args.run_dir, study)
+    if args.trial == "fastest":  # picked by timing the fastest few again: needs the model
+        context = build_context(config, args.run_dir, study)
+        number = pick_trial(study, args.trial, context)
+        check_export_dir(study, number, args.out, args.overwrite, config.artifact)
+    else:
+        number = pick_trial(study, args.trial)
+        exportable_trial(study, number)  # refuse early, before building anything
+        check_export_dir(study, number, args.out, args.overwrite, config.artifact)
+        context = build_context(config, args.run_dir, study)
     print(export_trial(study, number, context, args.out, args.overwrite))

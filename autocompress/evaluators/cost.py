@@ -8,16 +8,17 @@ the task is the most expensive part of a trial. Neither is a model of a study th
 latency and size only (random weights, say, whose errors mean nothing). With
 ``screen_items``, the task's items are scored in rounds of that many, the next round only if
 the caller's ``worth_finishing`` says the trial could still matter
-(autocompress.study.screening).
+(autocompress.study.screening). With a ``baseline`` model, each artifact is timed in turns with
+the baseline's (autocompress.evaluators.turns), so its speed-up holds under any load.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 import torch
@@ -27,8 +28,9 @@ from autocompress.backends.command_latency import CommandTimer
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.size import MIB
 from autocompress.evaluators.task import Task, TaskReport
+from autocompress.evaluators.turns import ROUNDS, Sampler, Settled, time_in_turns
 from autocompress.inputs import Inputs
-from autocompress.timing import Timing, TimingProtocol, measure
+from autocompress.timing import Timing, TimingProtocol, torch_threads
 
 __all__ = ["CostEvaluator", "Metrics", "WorthFinishing"]
 
@@ -45,6 +47,7 @@ class Metrics:
     seconds: dict[str, float]  # wall time of each phase: artifact, latency, accuracy
     screened: TaskReport | None = None  # the items scored before stopping early
     report: TaskReport | None = None  # the task's, complete or screened; None: not scored
+    baseline_ms: float | None = None  # the baseline timed in turns with it (None: no baseline)
 
     @property
     def scored(self) -> bool:
@@ -63,25 +66,52 @@ class CostEvaluator:
     budget_ms: float | None = None
     task: Task | None = None  # None: latency and size only
     screen_items: int | None = None  # scored per round of screening; None: all at once
+    baseline: torch.nn.Module | None = None  # timed in turns with every model; None: alone
 
     def artifact(self, model: torch.nn.Module) -> bytes:
         """The deployable artifact's bytes (their length is the model size)."""
         return self.artifact_format.serialize(model, self.example)
 
-    def latency(self, data: bytes) -> Timing:
-        """The artifact loaded back from ``data`` and prepared as its runtime does, or run by
-        the study's command; timed once its runtime has settled (never fewer warm-ups than
-        the format needs) while no other work of this machine's workers runs."""
+    def sampler(self, data: bytes) -> Sampler:
+        """Times the artifact ``data`` as deployed: loaded back and prepared as its runtime
+        does, and kept loaded, or run by the study's command each turn; never with fewer
+        warm-ups than the format needs to settle."""
         warmup = max(self.protocol.warmup, self.artifact_format.settle_runs)
-        protocol = dataclasses.replace(self.protocol, warmup=warmup)
         if self.command_timer is not None:
-            with self.lock.exclusive():
-                suffix = self.artifact_format.suffix
-                return self.command_timer(data, suffix, protocol, self.example)
+            protocol = dataclasses.replace(self.protocol, warmup=warmup)
+            timer, suffix, example = self.command_timer, self.artifact_format.suffix, self.example
+            return lambda runs: timer.samples(
+                data, suffix, dataclasses.replace(protocol, runs=runs), example
+            )
         with self.lock.shared():
             runner = self.artifact_format.load(data)
-        with self.lock.exclusive():
-            return measure(lambda: runner(*self.example), protocol)
+        return Settled(lambda: runner(*self.example), warmup)
+
+    @cached_property
+    def baseline_sampler(self) -> Sampler:
+        """The baseline's artifact, built and loaded once, then kept for every model."""
+        if self.baseline is None:
+            raise ValueError("this evaluator has no baseline")
+        with self.lock.shared():
+            data = self.artifact(self.baseline)
+        return self.sampler(data)
+
+    def in_turns(
+        self, samplers: Mapping[Hashable, Sampler], runs: int | None = None, rounds: int = ROUNDS
+    ) -> dict[Hashable, Timing]:
+        """Each sampler's timing, in turns (autocompress.evaluators.turns), ``runs`` timed runs
+        each (default: the protocol's), while no other work of this machine's workers runs."""
+        with self.lock.exclusive(), torch_threads(self.protocol.threads):
+            return time_in_turns(samplers, runs or self.protocol.runs, rounds)
+
+    def latency(self, data: bytes) -> tuple[Timing, Timing | None]:
+        """The artifact's timing and the baseline's, timed in turns with it (None without a
+        baseline)."""
+        samplers = {"artifact": self.sampler(data)}
+        if self.baseline is not None:
+            samplers["baseline"] = self.baseline_sampler
+        timings = self.in_turns(samplers)
+        return timings["artifact"], timings.get("baseline")
 
     def accuracy(
         self,
@@ -112,7 +142,8 @@ class CostEvaluator:
         with self.lock.shared():
             data = self.artifact(model)
         built = time.perf_counter()
-        timing = self.latency(data)  # raises for an artifact that cannot run: no size for it
+        # Raises for an artifact that cannot run: no size for it.
+        timing, baseline_timing = self.latency(data)
         timed = time.perf_counter()
         size_mib = len(data) / MIB
         report, complete, screened = None, False, None
@@ -136,4 +167,5 @@ class CostEvaluator:
             },
             screened=screened,
             report=report,
+            baseline_ms=None if baseline_timing is None else baseline_timing.median_ms,
         )

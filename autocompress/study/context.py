@@ -128,9 +128,6 @@ def check_device(device: str) -> None:
             )
 
 
-BASELINE_RETIME_S = 600.0  # a worker times the baseline again when its timing is this old
-
-
 @dataclass
 class SearchContext:
     config: StudyConfig
@@ -141,22 +138,12 @@ class SearchContext:
     catalog: LayerCatalog
     evaluator: CostEvaluator
     _baseline_errors: dict[str, float] | None = None
-    _baseline_timing: tuple[float, float] | None = None  # (median ms, when: monotonic s)
-
-    def note_baseline_latency(self, median_ms: float) -> None:
-        """The baseline trial's own timing serves as this worker's baseline timing."""
-        self._baseline_timing = (median_ms, time.monotonic())
 
     def baseline_latency_ms(self) -> float:
-        """The uncompressed model's latency, timed by this worker at most BASELINE_RETIME_S
-        ago: a trial's speed-up is its ratio to a baseline timed under the same load, not to
-        the baseline trial measured hours before on a machine that was busier or quieter."""
-        now = time.monotonic()
-        if self._baseline_timing is None or now - self._baseline_timing[1] > BASELINE_RETIME_S:
-            with self.evaluator.lock.shared():
-                data = self.evaluator.artifact(self.model)
-            self._baseline_timing = (self.evaluator.latency(data).median_ms, time.monotonic())
-        return self._baseline_timing[0]
+        """The uncompressed model's latency, timed now (a trial's speed-up needs no such
+        number: its evaluator times the baseline in turns with it)."""
+        evaluator = self.evaluator
+        return evaluator.in_turns({"baseline": evaluator.baseline_sampler})["baseline"].median_ms
 
     def note_baseline_errors(self, errors: dict[str, float]) -> None:
         """The pre-flight's complete scoring of the uncompressed model (autocompress.study.
@@ -219,5 +206,6 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         budget_ms=config.budget_ms,
         task=study_task(config, adapter),
         screen_items=config.data.screen_videos,
+        baseline=model,
     )
     return SearchContext(config, adapter, model, source, calibration, catalog, evaluator)

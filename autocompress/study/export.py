@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from autocompress.errors import UserError, first_line
 from autocompress.files import write_atomically
 from autocompress.inputs import Inputs
 from autocompress.study.context import SearchContext, compress
+from autocompress.study.fastest import pick_fastest
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.pareto import feasible_front, pipeline_summary
 from autocompress.study.record import TrialRecord
@@ -69,9 +71,11 @@ class ExportResult:
 PICKS = ("fastest", "smallest", "most-accurate")
 
 
-def pick_trial(study: optuna.Study, choice: str) -> int:
+def pick_trial(study: optuna.Study, choice: str, context: SearchContext | None = None) -> int:
     """A trial number from ``choice``: a number, or the Pareto point that is ``fastest``,
-    ``smallest`` or ``most-accurate`` (lowest first task error of the study)."""
+    ``smallest`` or ``most-accurate`` (lowest first task error of the study). The fastest is
+    picked once the fastest few are timed again, with ``context`` (autocompress.study.fastest);
+    why it was picked is said in one line."""
     if choice.isdigit():
         return int(choice)
     if choice not in PICKS:
@@ -80,11 +84,15 @@ def pick_trial(study: optuna.Study, choice: str) -> int:
     if not front:
         raise UserError(_no_feasible_point(study))
     errors = Feasibility.of(study).task_objectives
+    if choice == "fastest":
+        if context is None:
+            raise ValueError("the fastest is picked by timing: give the study's context")
+        pick = pick_fastest(front, context, errors[0] if errors else None)
+        logging.getLogger(__name__).info("%s", pick.line)
+        return pick.number
 
     def value(trial: optuna.trial.FrozenTrial) -> float | None:
         record = TrialRecord.of(trial)
-        if choice == "fastest":
-            return record.latency_ms
         if choice == "smallest":
             return record.size_mib
         return record.errors.get(errors[0]) if errors else None

@@ -176,9 +176,8 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
             scored_values = metrics.errors or (metrics.screened.values if metrics.screened else {})
             if (reason := non_finite(scored_values)) is not None:
                 raise _failed(trial, reason)
-            if not pipeline.steps:  # this is the baseline: its timing is the reference
-                context.note_baseline_latency(metrics.latency_ms)
-            baseline_ms = context.baseline_latency_ms()
+            # Timed in turns with the trial, under its load; the baseline trial is its own.
+            baseline_ms = metrics.baseline_ms if pipeline.steps else metrics.latency_ms
             feasibility = _feasibility(context)
             best: Rung | None = None
             rungs: list[Rung] = []

@@ -34,7 +34,7 @@ class FrontRow:
     pipeline: str
     latency_ms: float
     latency_spread_ms: float
-    speedup: float | None  # to the baseline as its worker timed it then (older trials: None)
+    speedup: float | None  # stored: to the baseline timed in turns with it (old trials: None)
     size_mib: float
     errors: dict[str, float | None]  # the task's, by objective name
     warnings: int  # distinct library warnings the trial raised (the trial's "warnings")
@@ -94,9 +94,10 @@ class FrontTable:
         """Each row also relative to the baseline, with how many warnings each trial raised
         (``autocompress -v`` prints them as they come).
 
-        Latency is the median with its interquartile spread; the speed-up divides the
-        baseline timed by the trial's worker shortly before (so a busier hour slows both
-        alike), or, for trials stored without it, the baseline trial's latency."""
+        Latency is the median with its interquartile spread; the speed-up, as stored, divides
+        the baseline timed in turns with the trial (so a busier hour slows both alike), or, for
+        trials stored without it, the baseline trial's latency. The last line says they are
+        stored numbers: ``pareto --retime`` times the front again."""
         reference = self.baseline
         error_headers = "".join(f" {name:>{_width(name)}}" for name in self.error_names)
         lines = [
@@ -118,6 +119,10 @@ class FrontTable:
                 f"{speed:>8}  {row.size_mib:>7.2f} {smaller:>7} {errors} {row.warnings:>8}  "
                 f"{row.pipeline}{marker}"
             )
+        lines.append(
+            "latencies and speed-ups as stored when each trial ran; `pareto --retime` times the "
+            "front again, in turns with the baseline"
+        )
         return "\n".join(lines)
 
 

@@ -35,7 +35,7 @@ class TrialRecord:
     predicted_latency_ms: float | None = None  # skipped: predicted far over the budget
     latency_ms: float | None = None  # the artifact's median
     latency_spread_ms: float | None = None  # its interquartile range
-    baseline_ms: float | None = None  # the baseline as this trial's worker timed it
+    baseline_ms: float | None = None  # the baseline, timed in turns with this trial
     speedup: float | None = None
     size_mib: float | None = None  # of the artifact's bytes
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
