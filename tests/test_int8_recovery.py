@@ -73,6 +73,7 @@ def test_stored_pipelines_keep_their_meaning():
     old = Pipeline.from_yaml("steps:\n- quantize: {layers: [features.0], mode: static}\n")
     assert old.steps[0] == QuantizeStep(["features.0"])
     assert old.steps[0].recovery is None
+    assert "recovery" not in old.to_yaml()  # stored as before: a study matches its old trials
     new = Pipeline([QuantizeStep(LAYERS, recovery=RECOVERY)])
     assert Pipeline.from_yaml(new.to_yaml()) == new
     assert "recovery:\n      steps: 30" in new.to_yaml()

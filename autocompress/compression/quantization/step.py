@@ -3,6 +3,7 @@ did."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -74,6 +75,14 @@ class QuantizeStep:
         if isinstance(recovery, dict):
             fields["recovery"] = FinetuneStep.from_fields(recovery)
         return cls(**fields)
+
+    def to_fields(self) -> dict:
+        """The stored form; without recovery, the one of pipelines stored before it existed
+        (a study finds its earlier trials of the same pipeline by that form)."""
+        fields = dataclasses.asdict(self)
+        if self.recovery is None:
+            del fields["recovery"]
+        return fields
 
     def summary(self) -> str:
         recovery = f", {self.recovery.steps} steps through int8" if self.recovery else ""
