@@ -17,6 +17,7 @@ import warnings
 from torch import nn
 
 from autocompress.compression.finetune.engine import recover
+from autocompress.compression.finetune.step import RecoveryLog
 from autocompress.compression.layers import quantizable_layers
 from autocompress.compression.names import Names
 
@@ -90,7 +91,7 @@ def _quantize_recovered(
     calibration: Inputs,
     teacher: nn.Module | None,
     device: str,
-) -> tuple[nn.Module, object]:
+) -> tuple[nn.Module, RecoveryLog]:
     """Static int8 after ``step.recovery``'s distillation through fake quantization, and the
     recovery's log. The recovery is the finetune engine's, on the prepared graph: the same
     batches, loss and fixed threads, so a replay gives the same int8 weights."""
