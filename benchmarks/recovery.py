@@ -35,7 +35,7 @@ from autocompress.models.repnet.weights import load_model
 
 # Recovery through int8 in the P->T->Q row: a short run at a low rate (the model is recovered
 # already; the fake quantizers start at post-training int8's ranges), batch norms kept.
-INT8_RECOVERY = FinetuneStep(steps=40, learning_rate=1e-4, bn_batches=0)
+INT8_RECOVERY = FinetuneStep(steps=40, learning_rate=3e-5, bn_batches=0)
 SETUPS = (
     ("P", "P", None),
     ("T", "T", None),

@@ -9,7 +9,7 @@ YAML form (the same as ``Pipeline.to_dict``)::
       - finetune: {steps: 300}                 # distil back toward the uncompressed model
       - quantize: {layers: [temporal_conv.conv.1], mode: static}   # the Tucker core
         # or, distilled through fake quantization before converting (fx):
-        # quantize: {layers: [...], recovery: {steps: 40, learning_rate: 1.0e-4, bn_batches: 0}}
+        # quantize: {layers: [...], recovery: {steps: 40, learning_rate: 3.0e-5, bn_batches: 0}}
 """
 
 from __future__ import annotations
