@@ -8,6 +8,8 @@ YAML form (the same as ``Pipeline.to_dict``)::
       - tensorize: {ranks: {temporal_conv.conv: 0.1}, method: tucker}
       - finetune: {steps: 300}                 # distil back toward the uncompressed model
       - quantize: {layers: [temporal_conv.conv.1], mode: static}   # the Tucker core
+        # or, distilled through fake quantization before converting (fx):
+        # quantize: {layers: [...], recovery: {steps: 40, learning_rate: 3.0e-5, bn_batches: 0}}
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class Pipeline:
                     technique.check(names, index, step)
 
     def to_dict(self) -> dict:
-        return {"steps": [{technique_of(s).kind: dataclasses.asdict(s)} for s in self.steps]}
+        return {"steps": [{technique_of(s).kind: _fields_of(s)} for s in self.steps]}
 
     @classmethod
     def from_dict(cls, data: object) -> Pipeline:
@@ -128,6 +130,14 @@ class Pipeline:
         except yaml.YAMLError as error:
             raise PipelineError(f"pipeline is not valid YAML: {error}") from error
         return cls.from_dict(data)
+
+
+def _fields_of(step: Step) -> dict:
+    """A step may write its own stored form (leaving out a field at its default that older
+    pipelines lack, so they compare equal): ``to_fields``."""
+    if hasattr(step, "to_fields"):
+        return step.to_fields()
+    return dataclasses.asdict(step)
 
 
 def _step_from_fields(step_type: type, fields: dict) -> Step:

@@ -1,6 +1,7 @@
 """Recovery as a pipeline step: the compressed model distilled toward the uncompressed one,
 before any int8 step. Never sampled by itself: the search adds it to the points it recovers
-(autocompress.study.recovery).
+(autocompress.study.recovery). Through int8, the same engine trains the quantize step's fake
+quantized graph (``QuantizeStep.recovery``, autocompress.compression.quantization).
 
 The step is in ``step.py``; the engine in ``engine.py`` (batch-norm re-estimation, then
 distillation in the project's one optimisation loop, ``loop.py``) under a model family's

@@ -88,11 +88,16 @@ def _check_teacher(student: nn.Module, teacher: nn.Module, inputs: Inputs) -> No
         )
 
 
+_INT8 = (torch.int8, torch.qint8, torch.quint8)  # not uint8: fake quantizers flag with it
+
+
 def _is_trainable(model: nn.Module) -> bool:
-    """Float modules only: int8 layers and exported graphs have no gradients to follow."""
-    if isinstance(model, torch.fx.GraphModule):
-        return False
-    return not any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+    """Float modules, or fake-quantized ones (a quantize step's recovery trains its prepared
+    graph): int8 layers (FX's modules, or an exported graph's int8 weights) have no gradients
+    to follow."""
+    int8_modules = (type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+    int8_tensors = (t.dtype in _INT8 for t in (*model.parameters(), *model.buffers()))
+    return not any(int8_modules) and not any(int8_tensors)
 
 
 def _schedule(step: FinetuneStep):
@@ -123,7 +128,10 @@ def recover(
     before and after."""
     started = time.perf_counter()
     if not _is_trainable(model):
-        raise PipelineError("finetune cannot train an int8 model: put it before quantize")
+        raise PipelineError(
+            "finetune cannot train an int8 model: put it before quantize, or give quantize a "
+            "recovery"
+        )
     if distillation is None:
         distillation = OutputDistillation(calibration)
     params = sum(p.numel() for p in model.parameters())

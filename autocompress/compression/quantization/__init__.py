@@ -16,6 +16,8 @@ import warnings
 
 from torch import nn
 
+from autocompress.compression.finetune.engine import recover
+from autocompress.compression.finetune.step import RecoveryLog
 from autocompress.compression.layers import quantizable_layers
 from autocompress.compression.names import Names
 
@@ -30,6 +32,7 @@ from autocompress.compression.quantization.choice import BackendChoice, choose_b
 from autocompress.compression.quantization.step import QuantizeStep
 from autocompress.compression.registry import Technique, register
 from autocompress.compression.steps import PipelineError, StepReport
+from autocompress.compression.structure import structure_of
 from autocompress.inputs import Inputs
 
 __all__ = [
@@ -42,10 +45,17 @@ __all__ = [
 ]
 
 
-def quantize(model: nn.Module, step: QuantizeStep, calibration: Inputs | None = None) -> StepReport:
+def quantize(
+    model: nn.Module,
+    step: QuantizeStep,
+    calibration: Inputs | None = None,
+    teacher: nn.Module | None = None,
+    device: str = "cpu",
+) -> StepReport:
     """Quantize the selected layers; the quantized model is ``report.model`` (a new graph: no
     backend can modify the model in place). A selected layer left float is reported and warned
-    about."""
+    about. A step with ``recovery`` distils ``teacher`` into the model through fake
+    quantization (on ``device``) before converting it."""
     start = time.perf_counter()
     backend = quantization_backend(step.backend)
     modules = dict(model.named_modules())
@@ -53,13 +63,17 @@ def quantize(model: nn.Module, step: QuantizeStep, calibration: Inputs | None = 
     if step.mode == "static" and calibration is None:
         raise PipelineError("static quantization needs calibration clips to observe ranges")
     params_before = backend.parameters(model)
-    quantized = backend.quantize(model, step.layers, step.mode, calibration)
+    notes: tuple[str, ...] = ()
+    if step.recovery is None:
+        quantized = backend.quantize(model, step.layers, step.mode, calibration)
+    else:
+        quantized, log = _quantize_recovered(model, step, calibration, teacher, device)
+        notes = (f"recovered through int8: {log}",)
     layers = backend.quantized_layers(quantized, step.layers)
     missed = [layer.name for layer in layers if not layer.quantized]
-    notes = ()
     if missed:
-        notes = (f"{len(missed)} selected layer(s) stayed float: {', '.join(missed)}",)
-        warnings.warn(notes[0], stacklevel=2)
+        notes += (f"{len(missed)} selected layer(s) stayed float: {', '.join(missed)}",)
+        warnings.warn(notes[-1], stacklevel=2)
     return StepReport(
         step,
         layers,
@@ -69,6 +83,40 @@ def quantize(model: nn.Module, step: QuantizeStep, calibration: Inputs | None = 
         notes,
         model=quantized,
     )
+
+
+def _quantize_recovered(
+    model: nn.Module,
+    step: QuantizeStep,
+    calibration: Inputs,
+    teacher: nn.Module | None,
+    device: str,
+) -> tuple[nn.Module, RecoveryLog]:
+    """Static int8 after ``step.recovery``'s distillation through fake quantization, and the
+    recovery's log. The recovery is the finetune engine's, on the prepared graph: the same
+    batches, loss and fixed threads, so a replay gives the same int8 weights."""
+    if teacher is None:
+        raise PipelineError(
+            "quantize recovery distils from the uncompressed model: give it as teacher"
+        )
+    reports = []
+
+    def train(prepared: nn.Module) -> None:
+        distillation = structure_of(teacher).distillation
+        reports.append(
+            recover(
+                prepared,
+                step.recovery,
+                teacher,
+                distillation=distillation,
+                device=device,
+                calibration=calibration,
+            )
+        )
+
+    backend = quantization_backend(step.backend)
+    quantized = backend.quantize_trained(model, step.layers, calibration, train)
+    return quantized, reports[0].layers[0]
 
 
 def check_quantize_layers(step: QuantizeStep, modules: dict[str, nn.Module]) -> None:
@@ -112,7 +160,9 @@ def _check(names: Names, index: int, step: QuantizeStep) -> None:
 register(
     Technique(
         step_type=QuantizeStep,
-        transform=lambda model, step, inputs: quantize(model, step, inputs.calibration),
+        transform=lambda model, step, inputs: quantize(
+            model, step, inputs.calibration, inputs.teacher, inputs.device
+        ),
         check=_check,
         letter="Q",
         suggest=space.suggest,

@@ -6,6 +6,7 @@ A backend is one module of this package that registers itself here (``fx.py``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,6 +35,7 @@ class QuantizationBackend(Protocol):
     name: str
     modes: tuple[str, ...]  # the QuantizeStep modes it runs; a search samples the first
     exports: bool  # whether its int8 models export (.pt2 formats); else TorchScript only
+    trains: bool  # whether it has ``quantize_trained`` (recovery through fake quantization)
 
     def why_not(self, model: nn.Module, example: Inputs) -> str | None:
         """Why this backend cannot quantize ``model`` at all (one line), or None: what its
@@ -47,6 +49,17 @@ class QuantizationBackend(Protocol):
     def quantize(
         self, model: nn.Module, layers: list[str], mode: str, calibration: Inputs | None
     ) -> nn.Module: ...
+
+    def quantize_trained(
+        self,
+        model: nn.Module,
+        layers: list[str],
+        calibration: Inputs,
+        train: Callable[[nn.Module], None],
+    ) -> nn.Module:
+        """Static int8 of ``model`` trained through fake quantization first: ``train`` trains
+        the prepared float model in place. Only where ``trains``."""
+        ...
 
     def reference_and_quantized(
         self, model: nn.Module, layers: list[str], calibration: Inputs

@@ -27,6 +27,7 @@ class DynamicBackend(FxBackend):
 
     name = "dynamic"
     modes = ("dynamic",)
+    trains = False  # dynamic int8 has no fake quantization to train through
 
     def can_quantize(self, module: nn.Module) -> bool:
         return isinstance(module, nn.Linear)

@@ -20,17 +20,22 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 from torch.ao.quantization import (
+    FakeQuantize,
+    QConfig,
     QConfigMapping,
     default_dynamic_qconfig,
+    disable_fake_quant,
+    disable_observer,
+    enable_fake_quant,
     get_default_qconfig,
     quantize_dynamic,
 )
-from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx, prepare_qat_fx
 
 from autocompress.compression.calibration import example_input
 from autocompress.compression.quantization.backend import QUANTIZATION_BACKENDS, QuantizedLayer
@@ -99,11 +104,12 @@ def _parents(model: nn.Module, layers: list[str], whole_blocks: bool) -> set[str
 
 
 def qconfig_mapping(
-    model: nn.Module, layers: list[str], whole_blocks: bool = False
+    model: nn.Module, layers: list[str], whole_blocks: bool = False, qconfig: QConfig | None = None
 ) -> QConfigMapping:
     """The selected layers, plus the functional ops and glue modules of their parent blocks
-    (BN, ReLU, residual adds, pooling); every other module in those blocks stays float."""
-    qconfig = get_default_qconfig(ENGINE)
+    (BN, ReLU, residual adds, pooling); every other module in those blocks stays float.
+    ``qconfig``: the engine's post-training one by default."""
+    qconfig = qconfig or get_default_qconfig(ENGINE)
     parents = _parents(model, layers, whole_blocks)
     mapping = QConfigMapping()
     for parent in sorted(parents):
@@ -136,10 +142,66 @@ def quantize_linear_dynamic(model: nn.Module, layers: list[str]) -> nn.Module:
         return quantize_dynamic(model.eval(), mapping, dtype=torch.qint8)
 
 
+def _behind_fake_quantizers(qconfig: QConfig) -> QConfig:
+    """``qconfig``'s observers, each inside a fake quantizer that training can run through."""
+    return QConfig(
+        activation=FakeQuantize.with_args(observer=qconfig.activation),
+        weight=FakeQuantize.with_args(observer=qconfig.weight),
+    )
+
+
+def _quantizing() -> contextlib.ExitStack:
+    """The engine, no stack traces, and quiet about torch.ao's deprecation (module notes)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(quantized_engine())
+    stack.enter_context(_no_stack_traces())
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore", DeprecationWarning)
+    return stack
+
+
+@torch.no_grad()
+def _prepared_that_runs(
+    model: nn.Module,
+    layers: list[str],
+    calibration: Inputs,
+    qconfig: QConfig,
+    prepared_for: Callable[[QConfigMapping], torch.fx.GraphModule],
+) -> tuple[torch.fx.GraphModule, torch.fx.GraphModule]:
+    """The prepared model (observed on ``calibration``) whose int8 conversion runs, and that
+    conversion (``prepared_for`` prepares a copy: prepare_fx marks the modules it is given).
+
+    Where a block keeps a factorised layer float beside int8 ones, FX was seen to feed int8
+    values to the float layer (the block's batch norm + ReLU given an int8 module, or int8
+    factors before a float one): the converted model cannot run ("Could not run
+    'aten::_slow_conv2d_forward' with arguments from the 'QuantizedCPU' backend", "Input type
+    (c10::quint8) and bias type (float) should be the same"). Such a model is quantized again
+    with the whole block's glue int8 (its float layers dequantize their inputs then)."""
+    with _quantizing():
+        prepared, converted = _observed_and_converted(
+            prepared_for(qconfig_mapping(model, layers, qconfig=qconfig)), calibration
+        )
+        try:
+            converted(*rows(calibration, 0, 1))
+        except (NotImplementedError, RuntimeError):
+            mapping = qconfig_mapping(model, layers, whole_blocks=True, qconfig=qconfig)
+            prepared, converted = _observed_and_converted(prepared_for(mapping), calibration)
+    return prepared, converted
+
+
+def _observed_and_converted(
+    prepared: torch.fx.GraphModule, calibration: Inputs
+) -> tuple[torch.fx.GraphModule, torch.fx.GraphModule]:
+    for sample in split(calibration):
+        prepared(*sample)
+    return prepared, _scriptable(convert_fx(copy.deepcopy(prepared)))  # convert_fx consumes it
+
+
 class FxBackend:
     name = "fx"
     modes = ("static", "dynamic")
     exports = False
+    trains = True
 
     def can_quantize(self, module: nn.Module) -> bool:
         return isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear)
@@ -176,45 +238,43 @@ class FxBackend:
     def _static(
         self, model: nn.Module, layers: list[str], calibration: Inputs, keep_reference: bool
     ) -> tuple[nn.Module | None, nn.Module]:
-        """Static int8, and the prepared model where ``keep_reference`` asks for it.
+        """Static int8, and the prepared model where ``keep_reference`` asks for it."""
+        example = example_input(model, calibration)
 
-        Where a block keeps a factorised layer float beside int8 ones, FX was seen to feed
-        int8 values to the float layer (the block's batch norm + ReLU given an int8 module, or
-        int8 factors before a float one): the converted model cannot run ("Could not run
-        'aten::_slow_conv2d_forward' with arguments from the 'QuantizedCPU' backend", "Input
-        type (c10::quint8) and bias type (float) should be the same"). Such a model is
-        quantized again with the whole block's glue int8 (its float layers dequantize their
-        inputs then)."""
-        prepared, converted = self._prepare_and_convert(
-            model, qconfig_mapping(model, layers), calibration, keep_reference
-        )
-        with quantized_engine():
-            try:
-                converted(*rows(calibration, 0, 1))
-            except (NotImplementedError, RuntimeError):
-                prepared, converted = self._prepare_and_convert(
-                    model,
-                    qconfig_mapping(model, layers, whole_blocks=True),
-                    calibration,
-                    keep_reference,
-                )
-        return prepared, _scriptable(converted)
+        def prepared_for(mapping: QConfigMapping) -> torch.fx.GraphModule:
+            return prepare_fx(copy.deepcopy(model).eval(), mapping, example)
 
-    @staticmethod
-    def _prepare_and_convert(
-        model: nn.Module, mapping: QConfigMapping, calibration: Inputs, keep_reference: bool
-    ) -> tuple[nn.Module | None, nn.Module]:
-        with quantized_engine(), _no_stack_traces(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # said in the module docstring
-            # prepare_fx marks the modules it is given (qconfig attributes): work on a copy.
-            prepared = prepare_fx(
-                copy.deepcopy(model).eval(), mapping, example_input(model, calibration)
-            )
-            for sample in split(calibration):
-                prepared(*sample)
-            if not keep_reference:
-                return None, convert_fx(prepared)
-            return prepared, convert_fx(copy.deepcopy(prepared))  # convert_fx consumes its input
+        qconfig = get_default_qconfig(ENGINE)
+        prepared, converted = _prepared_that_runs(model, layers, calibration, qconfig, prepared_for)
+        return (prepared if keep_reference else None), converted
+
+    def quantize_trained(
+        self,
+        model: nn.Module,
+        layers: list[str],
+        calibration: Inputs,
+        train: Callable[[nn.Module], None],
+    ) -> nn.Module:
+        """Static int8 whose float weights were trained through fake quantization first:
+        ``train`` trains the prepared model in place (conv-bn pairs fused as they will be in
+        int8), then it is converted.
+
+        The fake quantizers hold static int8's own observers, calibrated as it calibrates them
+        (on float activations) and then frozen: training starts from the post-training int8
+        model, ranges and all, and only moves the float weights on its fixed grid."""
+        example = example_input(model, calibration)
+
+        def prepared_for(mapping: QConfigMapping) -> torch.fx.GraphModule:
+            # prepare_qat_fx fuses conv-bn pairs into trainable ones: it wants training mode.
+            prepared = prepare_qat_fx(copy.deepcopy(model).train(), mapping, example).eval()
+            return prepared.apply(disable_fake_quant)
+
+        qconfig = _behind_fake_quantizers(get_default_qconfig(ENGINE))
+        prepared, _ = _prepared_that_runs(model, layers, calibration, qconfig, prepared_for)
+        prepared.apply(enable_fake_quant).apply(disable_observer)
+        train(prepared)
+        with _quantizing():
+            return _scriptable(convert_fx(prepared.eval()))
 
     @torch.no_grad()
     def layer_outputs(

@@ -167,6 +167,7 @@ class Pt2eBackend:
     name = "pt2e"
     modes = ("static", "dynamic")
     exports = True
+    trains = False  # torchao's prepare_qat_pt2e is not wired in
 
     def can_quantize(self, module: nn.Module) -> bool:
         return isinstance(module, nn.Conv2d | nn.Linear)
