@@ -24,6 +24,7 @@ from autocompress.compression import Pipeline
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
 from autocompress.spaces.config import SpaceConfig
+from autocompress.study import climb
 from autocompress.study import objective as runner
 from autocompress.study import preflight
 from autocompress.study.config import (
@@ -244,7 +245,7 @@ def test_warm_start_trials_follow_the_baseline_once(videos, tmp_path):
 
 
 def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monkeypatch):
-    real_compress = runner.compress
+    real_compress = climb.compress
     calls = []
 
     def failing_once(model, pipeline, calibration, *device):
@@ -253,7 +254,7 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monke
             raise RuntimeError("injected failure")
         return real_compress(model, pipeline, calibration, *device)
 
-    monkeypatch.setattr(runner, "compress", failing_once)
+    monkeypatch.setattr(climb, "compress", failing_once)
     study = run_search(tiny_config(videos, "failing"), None, tmp_path, progress=False).study
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     assert len(failed) == 1
