@@ -24,9 +24,7 @@ from autocompress.compression import Pipeline
 from autocompress.data.synthetic import SynthStyle, generate_dataset
 from autocompress.errors import UserError
 from autocompress.spaces.config import SpaceConfig
-from autocompress.study import climb
-from autocompress.study import objective as runner
-from autocompress.study import preflight
+from autocompress.study import climb, preflight
 from autocompress.study.config import (
     DataConfig,
     LatencyConfig,
