@@ -63,7 +63,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.test_videos is not None and self.test_videos < 1:
-            raise UserError(f"data.test_videos must be >= 1 (or null: none), got {self.test_videos}")
+            raise UserError(
+                f"data.test_videos must be >= 1 (or null: none), got {self.test_videos}"
+            )
         if self.test_seed < 1000 or self.test_seed == self.synthetic_seed:
             raise UserError(
                 f"data.test_seed {self.test_seed} would repeat videos the model trained on "

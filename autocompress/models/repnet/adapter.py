@@ -66,11 +66,12 @@ class CountingTask:
 
 
 def generated_videos(
-    run_dir: Path, videos: int, seed: int, size: int, style: SynthStyle = SynthStyle()
+    run_dir: Path, videos: int, seed: int, size: int, style: SynthStyle | None = None
 ) -> QuvaDataset:
     """``videos`` synthetic videos of ``seed`` and ``style``, generated under ``run_dir`` on
     first use (the folder names all three, so a changed look is never read from an old set),
     each decoded (into the cache counting reads) at ``size``."""
+    style = style or SynthStyle()
     look = hashlib.sha256(repr(style).encode()).hexdigest()[:8]
     generated = run_dir / f"videos-{videos}-seed{seed}-{look}"
     if not (generated / "annotations").is_dir():
