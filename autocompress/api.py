@@ -109,7 +109,7 @@ def search(
         inputs,
         _task(evaluate, objectives),
         calibration_inputs,
-        test_scoring=_task(test_evaluate, objectives),
+        test_scoring=None if test_evaluate is None else _task(test_evaluate, objectives),
     )
     samples = batch_size(calibration_inputs or inputs)
     values: dict[str, Any] = {
