@@ -97,6 +97,10 @@ def imported_adapter(
             name=path,
             test_scoring=_task(test_task, "test_task"),
         )
+    if hasattr(made, "task") and not hasattr(made, "test_task"):
+        raise UserError(
+            f"{path} gave an adapter without test_task(): add one (return None: no test set)"
+        )
     raise UserError(
         f"{path} gave a {type(made).__name__}: a model factory returns a ModelAdapter, "
         "(model, example_inputs), or an nn.Module with --input-shape"
