@@ -140,10 +140,6 @@ class FrontTable:
                 f"test: {'/'.join(map(str, items))} held-out items the search never saw; "
                 "± the half-width of a 95 % Student-t interval over them"
             )
-        elif self.error_names:
-            lines.append(
-                "test set: not scored (autocompress pareto --test, where the study has one)"
-            )
         return "\n".join(lines)
 
 
