@@ -40,6 +40,7 @@ from autocompress.study.export import ExportResult, export_trial, pick_trial
 from autocompress.study.pareto import FrontTable, front_table
 from autocompress.study.runner import run_search
 from autocompress.study.study_files import study_config_from_dict
+from autocompress.study.test_set import fill_test_scores
 
 __all__ = ["SearchResult", "export", "pareto", "search"]
 
@@ -85,12 +86,15 @@ def search(
     prune_groups: Callable[[nn.Module], dict[str, list[str]]] | None = None,
     settings: Mapping[str, Any] | None = None,
     progress: bool = True,
+    test_evaluate: Task | Callable[[nn.Module], Any] | None = None,
 ) -> SearchResult:
     """Search how to compress ``model`` (see the module notes); returns when the study has
     ``trials`` trials. ``example_inputs`` (and ``calibration``) are the model's positional
     arguments, as ``torch.export`` takes them: a tuple of tensors, batch first (a lone tensor
     for a model of one input). ``settings`` sets any other study key (``{"sampler": "random",
-    "latency": {"threads": 2}}``; see ``autocompress/studies/default.yaml``)."""
+    "latency": {"threads": 2}}``; see ``autocompress/studies/default.yaml``).
+    ``test_evaluate`` (like ``evaluate``, on held-out data the search never scores) counts the
+    front afterwards: ``autocompress.pareto(result, test=True)``."""
     if not isinstance(model, nn.Module):
         raise UserError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     inputs = as_inputs(example_inputs)
@@ -98,7 +102,15 @@ def search(
     if prune_groups is not None:  # kept with the rest of the family's structure
         structure = dataclasses.replace(structure_of(model), prune_groups=prune_groups)
         register_structure(type(model), structure)
-    adapter = ModuleAdapter(model, inputs, _task(evaluate, objectives), calibration_inputs)
+    if test_evaluate is not None and evaluate is None:
+        raise UserError("test_evaluate scores the errors evaluate does: give evaluate too")
+    adapter = ModuleAdapter(
+        model,
+        inputs,
+        _task(evaluate, objectives),
+        calibration_inputs,
+        test_scoring=None if test_evaluate is None else _task(test_evaluate, objectives),
+    )
     samples = batch_size(calibration_inputs or inputs)
     values: dict[str, Any] = {
         "name": name,
@@ -117,8 +129,14 @@ def search(
     return SearchResult(outcome.study, outcome.config, adapter, Path(run_dir))
 
 
-def pareto(result: SearchResult | optuna.Study) -> FrontTable:
-    """The feasible Pareto front (``str()`` of it is the table the command line prints)."""
+def pareto(result: SearchResult | optuna.Study, test: bool = False) -> FrontTable:
+    """The feasible Pareto front (``str()`` of it is the table the command line prints);
+    ``test``: first score the front points not yet scored on the test set (``test_evaluate``)."""
+    if test:
+        if not isinstance(result, SearchResult):
+            raise UserError("pareto(test=True) rebuilds front points: pass the SearchResult")
+        context = build_context(result.config, result.run_dir, result.study, result.adapter)
+        fill_test_scores(result.study, context)
     return front_table(result.study if isinstance(result, SearchResult) else result)
 
 

@@ -14,7 +14,7 @@ import autocompress
 from autocompress import load_artifact
 from autocompress.cli import main
 from autocompress.compression import FinetuneStep, PruneStep, apply
-from autocompress.models.digits.adapter import load_digits_model
+from autocompress.models.digits.adapter import held_out_part, load_digits_model
 from autocompress.models.digits.network import digits_split, error_rate, train_digits
 
 # A short study: three trials after the baseline and the warm start, each free to climb the
@@ -57,9 +57,13 @@ def test_the_command_line_searches_exports_and_reloads_the_digits_model(tmp_path
     assert "top1_error" in out and "objectives latency, size, top1_error" in out
     assert main(["pareto", *study]) == 0
     assert "top1_error" in capsys.readouterr().out
+    assert main(["pareto", *study, "--test"]) == 0  # the front counted on the test images
+    out = capsys.readouterr().out
+    assert "test top1_error" in out and "258 held-out items" in out
     out_dir = tmp_path / "export"
     assert main(["export", *study, "--trial", "fastest", "--out", str(out_dir)]) == 0
     said = capsys.readouterr().out  # why this trial is the fastest, as timed again
+    assert "test top1_error" in said
     why = r"^trials? [0-9, and]+ (is the fastest|is the only point|are within each other's)"
     assert re.search(why, said, re.M)
     (metrics_file,) = out_dir.glob("*.json")
@@ -67,11 +71,13 @@ def test_the_command_line_searches_exports_and_reloads_the_digits_model(tmp_path
     assert metrics["measured_after_export"]["top1_error"] == pytest.approx(
         metrics["trial_metrics"]["top1_error"]
     )
-    # The shipped file classifies the held-out images as the trial's model did.
+    # The shipped file classifies the selection images as the trial's model did, and the
+    # test images as the stored test score says.
     artifact = load_artifact(next(out_dir.glob("*.pt")))
-    images, labels = digits_split(held_out=True)
-    wrong = (artifact(images).argmax(-1) != labels).double().mean().item()
-    assert wrong == pytest.approx(metrics["trial_metrics"]["top1_error"], abs=0.01)
+    for test, stored in ((False, metrics["trial_metrics"]), (True, metrics["test_set"]["errors"])):
+        images, labels = held_out_part(0.5, test)
+        wrong = (artifact(images).argmax(-1) != labels).double().mean().item()
+        assert wrong == pytest.approx(stored["top1_error"], abs=0.01)
 
 
 def _top1_error(model: nn.Module) -> float:

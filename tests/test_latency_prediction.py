@@ -45,7 +45,7 @@ def test_a_predicted_trial_counts_but_never_reaches_the_front_or_export(
         trials=8,
         sampler="random",
         budget_ms=1e-3,  # every trial is far over it
-        data=DataConfig(path=str(tiny_set), calibration_clips=1),
+        data=DataConfig(path=str(tiny_set), calibration_clips=1, test_share=None),
         latency=LatencyConfig(warmup=1, runs=2),
         space=SpaceConfig(orders=("P",), prune_ratio=(0.1, 0.5)),
     )

@@ -56,7 +56,7 @@ def config(tiny_set):
         name="screen",
         trials=3,
         sampler="random",
-        data=DataConfig(path=str(tiny_set), calibration_clips=1, screen_videos=1),
+        data=DataConfig(path=str(tiny_set), calibration_clips=1, screen_videos=1, test_share=None),
         latency=LatencyConfig(warmup=1, runs=2),
         space=SpaceConfig(orders=("P",), prune_ratio=(0.1, 0.5)),
     )

@@ -55,7 +55,7 @@ def tiny_config(videos: Path, name: str = "tiny", **changes) -> StudyConfig:
         "trials": 3,
         "sampler": "random",
         "objectives": ("latency", "size", "mae", "obo"),  # as the search resolves them
-        "data": DataConfig(path=str(videos), calibration_clips=1),
+        "data": DataConfig(path=str(videos), calibration_clips=1, test_share=None),
         "latency": LatencyConfig(warmup=1, runs=2),
         "space": SpaceConfig(orders=("P",), prune_ratio=(0.1, 0.5)),
         "max_error_increase": {},  # no caps: two tiny videos decide nothing

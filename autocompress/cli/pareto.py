@@ -19,6 +19,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="rebuild the front and time it again in turns with the baseline",
     )
     pareto.add_argument("--rounds", type=_positive_int, default=3, help="with --retime")
+    pareto.add_argument(
+        "--test",
+        action="store_true",
+        help="first score the front points not yet scored on the study's test set",
+    )
     pareto.set_defaults(handler=_run)
 
 
@@ -27,6 +32,13 @@ def _run(args: argparse.Namespace) -> None:
     from autocompress.study.pareto import format_front, plot_front
 
     study = load_existing_study(args.study or "default", args.storage, args.run_dir)
+    context = _context(study, args.run_dir) if args.test or args.retime else None
+    if args.test:
+        from autocompress.study.test_set import fill_test_scores
+
+        if context.test_task is None:
+            raise UserError(f"study {study.study_name!r} has no test set (data.test_*)")
+        fill_test_scores(study, context)
     print(format_front(study))
     plot = args.plot or args.run_dir / f"{study.study_name}-pareto.png"
     try:
@@ -36,12 +48,16 @@ def _run(args: argparse.Namespace) -> None:
     for path in written:
         print(f"plot written to {path}")
     if args.retime:
-        from autocompress.study.context import build_context
         from autocompress.study.retime import format_retimed, retime_front
-        from autocompress.study.storage import stored_config
-        from autocompress.study.study_files import study_config_from_dict
 
-        config = study_config_from_dict(stored_config(study))
-        context = build_context(config, args.run_dir, study)
         print()
         print(format_retimed(retime_front(study, context, args.rounds), args.rounds))
+
+
+def _context(study, run_dir: Path):
+    """The study's search context, rebuilt from its stored definition."""
+    from autocompress.study.context import build_context
+    from autocompress.study.storage import stored_config
+    from autocompress.study.study_files import study_config_from_dict
+
+    return build_context(study_config_from_dict(stored_config(study)), run_dir, study)

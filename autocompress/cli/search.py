@@ -64,6 +64,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="MODULE:OBJECT",
         help="with --model: what scores it (a Task, or a function model -> error(s))",
     )
+    search.add_argument(
+        "--test-task",
+        metavar="MODULE:OBJECT",
+        help="with --model: the same errors on held-out items, counted on the front afterwards",
+    )
     search.add_argument("--weights", type=Path)
     search.add_argument("--data", type=Path, help="QUVA-layout evaluation videos")
     search.add_argument("--sampler", help="tpe, nsga2, gp or random")
@@ -91,6 +96,7 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
     return {
         "preset": args.model or args.preset,
         "task": args.task,
+        "test_task": args.test_task,
         "input_shape": args.input_shape,
         "input_type": args.input_type,
         "weights": str(args.weights) if args.weights else None,

@@ -19,7 +19,8 @@ What counts as bad input, and what happens when a dataset is opened:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import copy
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -208,6 +209,13 @@ class QuvaDataset:
 
     def __iter__(self) -> Iterator[VideoItem]:
         return iter(self.items)
+
+    def restricted(self, names: Iterable[str]) -> QuvaDataset:
+        """The same folder and cache with only the videos called ``names`` (a split's side)."""
+        keep = set(names)
+        view = copy.copy(self)
+        view.items = tuple(item for item in self.items if item.name in keep)
+        return view
 
     def select(self, subset: Subset | int | None = None) -> tuple[VideoItem, ...]:
         """The videos of ``subset`` (an int means the first that many); all of them for None."""

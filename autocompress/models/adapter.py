@@ -49,7 +49,13 @@ class ModelAdapter(Protocol):
         ...
 
     def task(self) -> Task | None:
-        """What scores the model; None for a model that is only timed and sized."""
+        """What scores the model during the search (the selection items); None for a model
+        that is only timed and sized."""
+        ...
+
+    def test_task(self) -> Task | None:
+        """The held-out items: the same errors on items the search never sees, which count
+        its front points afterwards (autocompress.study.test_set); None: no test set."""
         ...
 
     def recipe(self, model: nn.Module) -> Pipeline | None:
@@ -70,13 +76,15 @@ def default_caps(adapter: ModelAdapter) -> dict[str, float]:
 class ModuleAdapter:
     """A user's own model: its example inputs (positional arguments, batch first; they also
     calibrate int8 unless ``calibration_inputs`` are given) and the task that scores it (None:
-    latency and size only)."""
+    latency and size only), and optionally a ``test_scoring`` of the same errors on held-out
+    items that counts the front afterwards."""
 
     model: nn.Module
     inputs: Inputs
     scoring: Task | None = None
     calibration_inputs: Inputs | None = None
     name: str = "custom"
+    test_scoring: Task | None = None
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -97,6 +105,9 @@ class ModuleAdapter:
 
     def task(self) -> Task | None:
         return self.scoring
+
+    def test_task(self) -> Task | None:
+        return self.test_scoring
 
     def recipe(self, model: nn.Module) -> None:
         return None

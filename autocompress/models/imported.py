@@ -44,21 +44,26 @@ def import_object(path: str) -> Any:
     return target
 
 
-def _task(path: str | None) -> Task | None:
+def _task(path: str | None, key: str = "task") -> Task | None:
     if path is None:
         return None
     target = import_object(path)
     if isinstance(target, Task):
         return target
     if not callable(target):
-        raise UserError(f"task {path}: not a Task nor a function of the model")
+        raise UserError(f"{key} {path}: not a Task nor a function of the model")
     return FunctionTask(target, tuple(getattr(target, "objectives", ("error",))))
 
 
 def imported_adapter(
-    path: str, task: str | None, input_shape: str | None = None, input_type: str | None = None
+    path: str,
+    task: str | None,
+    input_shape: str | None = None,
+    input_type: str | None = None,
+    test_task: str | None = None,
 ) -> ModelAdapter:
-    """The adapter of the factory at ``path`` (see the module's notes)."""
+    """The adapter of the factory at ``path`` (see the module's notes); ``test_task`` scores
+    its held-out items the same way (None: no test set)."""
     target = import_object(path)
     made = target() if callable(target) and not isinstance(target, nn.Module) else target
     if input_shape is None and input_type is not None:
@@ -71,19 +76,30 @@ def imported_adapter(
                 "int64;int64)"
             )
         inputs = described_inputs(input_shape, input_type)
-        return ModuleAdapter(made, inputs, _task(task), name=path)
+        return ModuleAdapter(
+            made, inputs, _task(task), name=path, test_scoring=_task(test_task, "test_task")
+        )
     if input_shape is not None:
         raise UserError(
             f"input_shape: {path} brings its own example inputs; leave --input-shape out"
         )
     if isinstance(made, ModelAdapter):
-        if task is not None:
-            raise UserError(f"task: {path} is an adapter with its own task; leave --task out")
+        for flag, value in (("--task", task), ("--test-task", test_task)):
+            if value is not None:
+                raise UserError(f"{path} is an adapter with its own tasks; leave {flag} out")
         return made
     if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
         model, inputs = made
         return ModuleAdapter(
-            model, as_inputs(inputs, f"{path}'s example inputs"), _task(task), name=path
+            model,
+            as_inputs(inputs, f"{path}'s example inputs"),
+            _task(task),
+            name=path,
+            test_scoring=_task(test_task, "test_task"),
+        )
+    if hasattr(made, "task") and not hasattr(made, "test_task"):
+        raise UserError(
+            f"{path} gave an adapter without test_task(): add one (return None: no test set)"
         )
     raise UserError(
         f"{path} gave a {type(made).__name__}: a model factory returns a ModelAdapter, "

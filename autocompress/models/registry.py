@@ -26,6 +26,7 @@ class ModelSettings:
     run_dir: Path
     weights: str | None = None
     task: str | None = None  # "package.module:object" for a model imported by path
+    test_task: str | None = None  # the same, scoring its held-out items
     # A model imported by path that is a plain nn.Module: its example inputs' shapes and types
     # ("1,16;1,16", "int64;int64"; autocompress.models.imported.example_inputs).
     input_shape: str | None = None
@@ -33,6 +34,11 @@ class ModelSettings:
     data_path: str | None = None  # the study's evaluation data; None: generated
     synthetic_items: int | None = None
     synthetic_seed: int = 0
+    # The held-out test set (ModelAdapter.test_task): generated items and their seed, or the
+    # share of a folder's items (autocompress.data.split); None: no test set of that kind.
+    test_items: int | None = None
+    test_seed: int = 2000
+    test_share: float | None = None
     subset: int | None = None
     counting: str = "default"
     device: str = "cpu"  # where the task evaluates
@@ -48,10 +54,15 @@ def adapter_for(settings: ModelSettings) -> ModelAdapter:
         from autocompress.models.imported import imported_adapter
 
         return imported_adapter(
-            settings.preset, settings.task, settings.input_shape, settings.input_type
+            settings.preset,
+            settings.task,
+            settings.input_shape,
+            settings.input_type,
+            settings.test_task,
         )
-    if settings.task is not None:
-        raise UserError(f"task: preset {settings.preset!r} brings its own task; leave task out")
+    for key, value in (("task", settings.task), ("test_task", settings.test_task)):
+        if value is not None:
+            raise UserError(f"{key}: preset {settings.preset!r} brings its own; leave {key} out")
     if settings.input_shape is not None or settings.input_type is not None:
         raise UserError(
             f"input_shape: preset {settings.preset!r} brings its own inputs; leave it out"

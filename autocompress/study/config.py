@@ -52,6 +52,30 @@ class DataConfig:
     # (autocompress.study.screening). None: every trial counts every video.
     screen_videos: int | None = 4
     calibration_clips: int = 8  # clips cut from the videos for static quantization
+    # The test set: it counts front points after the search (autocompress.study.test_set) and
+    # is never seen by the search or recovery, so what a study reports is not what it chose
+    # its points on. Synthetic: ``test_videos`` from ``test_seed`` in another look
+    # (autocompress.data.synthetic.HELD_OUT_STYLE); None: no test set.
+    test_videos: int | None = 48
+    test_seed: int = 2000  # neither a training seed (< 1000) nor synthetic_seed
+    # A folder (``path``), or the digits' images: this share of the items, by a stable hash
+    # of each one's name (autocompress.data.split), is the test set; None: no test set.
+    test_share: float | None = 0.5
+
+    def __post_init__(self) -> None:
+        if self.test_videos is not None and self.test_videos < 1:
+            raise UserError(
+                f"data.test_videos must be >= 1 (or null: none), got {self.test_videos}"
+            )
+        if self.test_seed < 1000 or self.test_seed == self.synthetic_seed:
+            raise UserError(
+                f"data.test_seed {self.test_seed} would repeat videos the model trained on "
+                f"(seeds < 1000) or the selection set's (synthetic_seed {self.synthetic_seed})"
+            )
+        if self.test_share is not None and not 0 < self.test_share < 1:
+            raise UserError(
+                f"data.test_share must be between 0 and 1 (or null: none), got {self.test_share}"
+            )
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,9 @@ class StudyConfig:
     # (autocompress.models.imported), scored by ``task``.
     preset: str = "repnet-s"
     task: str | None = None  # "package.module:object", a Task or an evaluation function
+    # The same, scoring held-out items that count the front after the search (None: no test
+    # set); only for a model imported by path (shipped models bring their own: data.test_*).
+    test_task: str | None = None
     # A model imported by path that is a plain nn.Module: its example inputs, random of these
     # shapes and types ("1,3,224,224"; several inputs "1,16;1,16" with "int64;int64"; default
     # float), the same on every resume (autocompress.inputs.described_inputs).
@@ -291,11 +318,15 @@ def model_settings(config: StudyConfig, run_dir: Path) -> ModelSettings:
         run_dir=Path(run_dir),
         weights=config.weights,
         task=config.task,
+        test_task=config.test_task,
         input_shape=config.input_shape,
         input_type=config.input_type,
         data_path=config.data.path,
         synthetic_items=config.data.synthetic_videos,
         synthetic_seed=config.data.synthetic_seed,
+        test_items=config.data.test_videos,
+        test_seed=config.data.test_seed,
+        test_share=config.data.test_share,
         subset=config.data.subset,
         counting=config.counting,
         device=config.accuracy_device,

@@ -137,6 +137,9 @@ class SearchContext:
     calibration: Inputs
     catalog: LayerCatalog
     evaluator: CostEvaluator
+    # The held-out items that count front points after the search (autocompress.study.
+    # test_set); None: no test set, or a study that does not score its task.
+    test_task: Task | None = None
     _baseline_errors: dict[str, float] | None = None
 
     def baseline_latency_ms(self) -> float:
@@ -195,6 +198,7 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         # Of the layers int8 takes (the dry run): one that fails would fail the ranking.
         sqnr = _sqnr_ranking(study, model, calibration, backend, list(catalog.quantizable))
         catalog = dataclasses.replace(catalog, sqnr_db=sqnr)
+    task = study_task(config, adapter)
     latency = config.latency
     example = repeated(calibration, latency.batch_size)
     evaluator = CostEvaluator(
@@ -204,8 +208,20 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         artifact_format=ARTIFACT_FORMATS[config.artifact],
         command_timer=latency.timer(),
         budget_ms=config.budget_ms,
-        task=study_task(config, adapter),
+        task=task,
         screen_items=config.data.screen_videos,
         baseline=model,
     )
-    return SearchContext(config, adapter, model, source, calibration, catalog, evaluator)
+    test_task = _test_task(adapter) if task is not None else None
+    return SearchContext(config, adapter, model, source, calibration, catalog, evaluator, test_task)
+
+
+def _test_task(adapter: ModelAdapter) -> Task | None:
+    """The adapter's test task, which must report the errors its task does."""
+    test_task = adapter.test_task()
+    if test_task is not None and tuple(test_task.objectives) != tuple(adapter.objectives):
+        raise UserError(
+            f"the test task reports {', '.join(test_task.objectives)}; the task "
+            f"{', '.join(adapter.objectives)}: a test set scores the same errors"
+        )
+    return test_task

@@ -30,8 +30,8 @@ from autocompress.inputs import Inputs
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.fastest import pick_fastest
 from autocompress.study.feasibility import Feasibility
-from autocompress.study.pareto import feasible_front, pipeline_summary
-from autocompress.study.record import TrialRecord
+from autocompress.study.pareto import feasible_front, pipeline_summary, test_cell
+from autocompress.study.record import TrialRecord, test_scores
 from autocompress.study.storage import writable_dir
 
 __all__ = [
@@ -53,6 +53,7 @@ class ExportResult:
     metrics_file: Path
     trial_metrics: dict
     measured: dict
+    test: dict | None = None  # its test-set scores (autocompress.study.test_set), if scored
 
     def __str__(self) -> str:
         """The files written, and each metric as the trial measured it and again now."""
@@ -65,6 +66,10 @@ class ExportResult:
                 f"{v:.3f}" if isinstance(v, float) else "-" for v in (value, self.measured.get(key))
             ]
             lines.append(f"{key:<16}{shown[0]:>10}{shown[1]:>13}")
+        for name in self.test["errors"] if self.test else ():
+            lines.append(f"test {name:<11}{test_cell(self.test, name):>23}")
+        if self.test:
+            lines.append(f"(test: {self.test['items']} held-out items, ± a 95 % t-interval)")
         return "\n".join(lines)
 
 
@@ -247,6 +252,7 @@ def export_trial(
         "weights": context.weights_source,
         "trial_metrics": trial_metrics,
         "measured_after_export": measured,
+        "test_set": test_scores(study).get(number),
         "files": {name: paths[name].name for name in written},
         "not_exported": skipped,
         "steps": [str(report) for report in reports],
@@ -266,5 +272,12 @@ def export_trial(
     artifacts = {name: paths[name] for name in written}
     summary_line = pipeline_summary(record.pipeline)
     return ExportResult(
-        number, summary_line, artifacts, skipped, metrics_file, trial_metrics, measured
+        number,
+        summary_line,
+        artifacts,
+        skipped,
+        metrics_file,
+        trial_metrics,
+        measured,
+        summary["test_set"],
     )

@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial
 
 from autocompress.compression import Pipeline
 from autocompress.study.feasibility import Feasibility
-from autocompress.study.record import TrialRecord, baseline_trial
+from autocompress.study.record import TrialRecord, baseline_trial, test_scores
 
 __all__ = [
     "FrontRow",
@@ -38,6 +38,15 @@ class FrontRow:
     size_mib: float
     errors: dict[str, float | None]  # the task's, by objective name
     warnings: int  # distinct library warnings the trial raised (the trial's "warnings")
+    test: dict | None = None  # its test-set scores (autocompress.study.test_set); None: none
+
+
+def test_cell(test: dict | None, name: str) -> str:
+    """``mean±half-width`` of error ``name`` on the test set, or "-" when not scored."""
+    if test is None or test["errors"].get(name) is None:
+        return "-"
+    half = test["ci95"].get(name)
+    return f"{test['errors'][name]:.3f}" + ("" if half is None else f"±{half:.3f}")
 
 
 def pipeline_summary(pipeline: dict) -> str:
@@ -68,7 +77,7 @@ def feasible_front(study: optuna.Study) -> list[FrozenTrial]:
     return sorted(front, key=lambda t: TrialRecord.of(t).latency_ms)
 
 
-def _row(trial: FrozenTrial, error_names: tuple[str, ...]) -> FrontRow:
+def _row(trial: FrozenTrial, error_names: tuple[str, ...], test: dict | None) -> FrontRow:
     record = TrialRecord.of(trial)
     return FrontRow(
         trial.number,
@@ -79,6 +88,7 @@ def _row(trial: FrozenTrial, error_names: tuple[str, ...]) -> FrontRow:
         record.size_mib,
         {name: record.errors.get(name) for name in error_names},
         len(record.warnings),
+        test,
     )
 
 
@@ -96,15 +106,20 @@ class FrontTable:
 
         Latency is the median with its interquartile spread; the speed-up, as stored, divides
         the baseline timed in turns with the trial (so a busier hour slows both alike), or, for
-        trials stored without it, the baseline trial's latency. The last line says they are
-        stored numbers: ``pareto --retime`` times the front again."""
+        trials stored without it, the baseline trial's latency. The errors are the selection
+        items' (what the search chose on); once any point is scored on the test set, each
+        error's test value follows, with its 95 % interval. The last lines say what is stored
+        and what the test set is: ``pareto --retime`` times the front again."""
         reference = self.baseline
+        shown = ([reference] if reference else []) + [r for r in self.rows if r != reference]
+        tested = [row.test for row in shown if row.test is not None]
+        test_names = self.error_names if tested else ()
         error_headers = "".join(f" {name:>{_width(name)}}" for name in self.error_names)
+        error_headers += "".join(f" {'test ' + name:>{_TEST_WIDTH}}" for name in test_names)
         lines = [
             f"{'trial':>5}  {'latency ms':>10} {'spread':>7} {'speed-up':>8}  {'MiB':>7} "
             f"{'smaller':>7} {error_headers} {'warnings':>8}  pipeline"
         ]
-        shown = ([reference] if reference else []) + [r for r in self.rows if r != reference]
         for row in shown:
             ratio = row.speedup or (reference.latency_ms / row.latency_ms if reference else None)
             speed = f"{ratio:.2f}x" if ratio else "-"
@@ -113,11 +128,18 @@ class FrontTable:
                 f" {'-' if value is None else f'{value:.3f}':>{_width(name)}}"
                 for name, value in row.errors.items()
             )
+            errors += "".join(f" {test_cell(row.test, n):>{_TEST_WIDTH}}" for n in test_names)
             marker = "" if row in self.rows else "  (not on the front)"
             lines.append(
                 f"{row.number:>5}  {row.latency_ms:>10.1f} {row.latency_spread_ms:>7.1f} "
                 f"{speed:>8}  {row.size_mib:>7.2f} {smaller:>7} {errors} {row.warnings:>8}  "
                 f"{row.pipeline}{marker}"
+            )
+        if tested:
+            items = sorted({test["items"] for test in tested})
+            lines.append(
+                f"test: {'/'.join(map(str, items))} held-out items the search never saw; "
+                "± the half-width of a 95 % Student-t interval over them"
             )
         lines.append(
             "latencies and speed-ups as stored when each trial ran; `pareto --retime` times the "
@@ -129,9 +151,10 @@ class FrontTable:
 def front_table(study: optuna.Study) -> FrontTable:
     names = Feasibility.of(study).task_objectives
     base = baseline_trial(study)
+    tests = test_scores(study)
     return FrontTable(
-        tuple(_row(t, names) for t in feasible_front(study)),
-        _row(base, names) if base is not None else None,
+        tuple(_row(t, names, tests.get(t.number)) for t in feasible_front(study)),
+        _row(base, names, tests.get(base.number)) if base is not None else None,
         names,
     )
 
@@ -143,6 +166,9 @@ def format_front(study: optuna.Study) -> str:
 
 def _width(name: str) -> int:
     return max(6, len(name))
+
+
+_TEST_WIDTH = 11  # "0.123±0.045"
 
 
 def plot_front(study: optuna.Study, png: Path) -> list[Path]:

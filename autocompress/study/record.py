@@ -16,7 +16,14 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["TrialRecord", "baseline_trial", "enqueue", "note"]
+__all__ = [
+    "TrialRecord",
+    "baseline_trial",
+    "enqueue",
+    "note",
+    "note_test_scores",
+    "test_scores",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class TrialRecord:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
     screened: dict | None = None  # stopped after its first items: their count and errors
     rungs: list[dict] = field(default_factory=list)  # the recovery ladder's (study.ladder.Rung)
+    # Its errors on the test set (autocompress.study.test_set.score_test_set), scored in the
+    # trial; a score filled in after the trial finished is on the study (test_scores).
+    test: dict | None = None
     errors: dict[str, float | None] = field(default_factory=dict)  # the task's, by name
 
     @classmethod
@@ -87,3 +97,28 @@ def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
     """The study's finished baseline trial (the uncompressed model), if it has one."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return next((t for t in done if TrialRecord.of(t).baseline), None)
+
+
+# A finished trial cannot take attributes any more: a test score filled in after the trial is
+# a study attribute of this prefix and the trial's number.
+_TEST_PREFIX = "test_scores:"
+
+
+def note_test_scores(study: optuna.Study, number: int, scores: dict) -> None:
+    """Store the test-set ``scores`` of finished trial ``number``."""
+    study.set_user_attr(f"{_TEST_PREFIX}{number}", scores)
+
+
+def test_scores(study: optuna.Study) -> dict[int, dict]:
+    """Every trial's test-set scores, scored in the trial or filled in after it."""
+    filled = {
+        int(key.removeprefix(_TEST_PREFIX)): value
+        for key, value in study.user_attrs.items()
+        if key.startswith(_TEST_PREFIX)
+    }
+    own = {
+        t.number: t.user_attrs["test"]
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get("test") is not None
+    }
+    return {**filled, **own}

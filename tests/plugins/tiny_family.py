@@ -57,6 +57,9 @@ class TinyAdapter:
         with torch.no_grad():
             return DisagreementTask(self.model(_INPUTS).argmax(dim=1))
 
+    def test_task(self) -> None:
+        return None
+
     def recipe(self, model: nn.Module) -> None:
         return None
 

@@ -17,9 +17,10 @@ repeats), ``sprites`` (actor motions, distractors), ``scene`` (sampling everythi
 
 from autocompress.data.synthetic.dataset import SynthVideo, generate_dataset, write_video
 from autocompress.data.synthetic.render import TrainingClip, make_training_clip
-from autocompress.data.synthetic.style import MOTIONS, SHAPES, SynthStyle
+from autocompress.data.synthetic.style import HELD_OUT_STYLE, MOTIONS, SHAPES, SynthStyle
 
 __all__ = [
+    "HELD_OUT_STYLE",
     "MOTIONS",
     "SHAPES",
     "SynthStyle",

@@ -27,10 +27,11 @@ class SynthVideo:
     frames: int
     count: int
     period: float  # mean frames per repetition
+    backdrop: str  # the photograph behind it, or "flat"
 
 
 def write_video(
-    path: Path, chunks: Iterator[np.ndarray], fps: int, width: int, height: int
+    path: Path, chunks: Iterator[np.ndarray], fps: int, width: int, height: int, crf: int = 18
 ) -> None:
     """Encode RGB uint8 chunks (frames x H x W x 3) as H.264 in mp4, atomically.
 
@@ -41,7 +42,7 @@ def write_video(
         # No macroblock tree: with it this libx264 encodes the same frames to other bytes from
         # run to run, even on one thread (decoded pixels differed by up to 57 levels), so a
         # seeded data set would not be the same set, nor the MAE measured on it.
-        options = {"crf": "18", "preset": "fast", "x264-params": "no-mbtree=1"}
+        options = {"crf": str(crf), "preset": "fast", "x264-params": "no-mbtree=1"}
         stream = output.add_stream("libx264", rate=fps, options=options)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -94,7 +95,7 @@ def generate_dataset(
         name = f"{index:0{digits}d}_{scene.motion}_{scene.shape}"
         total = len(timeline.cycles)
         chunks = (render(scene, s, min(s + _CHUNK, total), rng) for s in range(0, total, _CHUNK))
-        write_video(out / "videos" / f"{name}.mp4", chunks, style.fps, *style.size)
+        write_video(out / "videos" / f"{name}.mp4", chunks, style.fps, *style.size, style.crf)
         annotation = timeline.rep_ends
         with (
             atomic_path(out / "annotations" / f"{name}.npy") as temporary,
@@ -102,5 +103,6 @@ def generate_dataset(
         ):
             np.save(file, annotation)
         active = timeline.period[timeline.period > 0]
-        written.append(SynthVideo(name, total, len(annotation), float(active.mean())))
+        video = SynthVideo(name, total, len(annotation), float(active.mean()), scene.backdrop)
+        written.append(video)
     return written

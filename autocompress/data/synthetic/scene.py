@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autocompress.data.synthetic.photos import PHOTOS, photo_crop
 from autocompress.data.synthetic.sprites import Sprite, actor, distractor, smooth_walk
 from autocompress.data.synthetic.style import SynthStyle, color
 from autocompress.data.synthetic.timeline import Timeline
@@ -29,6 +30,7 @@ class Scene:
     timeline: Timeline
     motion: str  # of the first actor, for the video's name
     shape: str
+    backdrop: str  # the photograph behind it (autocompress.data.synthetic.photos), or "flat"
 
 
 def _upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -44,9 +46,16 @@ def _upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _background(
     rng: np.random.Generator, style: SynthStyle, height: int, width: int
-) -> tuple[np.ndarray, float]:
-    """A static texture (colour blotches, value noise, maybe stripes) and its mean brightness."""
+) -> tuple[np.ndarray, float, str]:
+    """A static background, its mean brightness and its backdrop: a photograph's crop with its
+    detail scaled by a drawn contrast, or a flat texture (colour blotches, value noise, maybe
+    stripes)."""
     value = rng.uniform(0.15, 0.85)
+    if rng.random() < style.photo_share:
+        name = str(rng.choice(PHOTOS))
+        crop = photo_crop(rng, name, height, width)
+        image = value + rng.uniform(*style.photo_contrast) * (crop - crop.mean())
+        return np.clip(image, 0, 1).astype(np.float32), value, name
     base, tint = color(rng, style, value), color(rng, style, value)
     blotches = _upsample(rng.uniform(0, 1, (*rng.integers(2, 5, 2), 1)), height, width)
     grain = _upsample(rng.uniform(-1, 1, (*rng.integers(6, 16, 2), 1)), height, width)
@@ -58,7 +67,7 @@ def _background(
         pattern = 0.5 * grain + 0.5 * stripes[..., None]
     texture = style.texture * rng.uniform(0.2, 1.0)
     image = base + (tint - base) * blotches * rng.uniform(0, 0.8) + texture * pattern
-    return np.clip(image, 0, 1).astype(np.float32), value
+    return np.clip(image, 0, 1).astype(np.float32), value, "flat"
 
 
 def _glide(rng: np.random.Generator, frames: int, start: int, end: int) -> np.ndarray:
@@ -84,7 +93,9 @@ def sample_scene(
     scale = min(width, height)
     extent = np.array([width, height]) / scale
     shake_px = round(style.shake * difficulty * rng.random() * scale)
-    background, value = _background(rng, style, height + 2 * shake_px, width + 2 * shake_px)
+    background, value, backdrop = _background(
+        rng, style, height + 2 * shake_px, width + 2 * shake_px
+    )
 
     rich = rng.random() < difficulty
     actors = int(rng.integers(1, style.max_actors + 1)) if rich else 1
@@ -128,4 +139,5 @@ def sample_scene(
         timeline=timeline,
         motion=motions[0],
         shape=shapes[0],
+        backdrop=backdrop,
     )

@@ -35,6 +35,12 @@ class SynthStyle:
     max_distractors: int = 2
     tempo_drift: float = 0.15  # largest relative change of the period across a video
     lead: float = 0.3  # largest share of a video without repetition (lead-in + lead-out)
+    # Share of videos (and training clips) whose background is a photograph's crop instead of
+    # a flat texture (autocompress.data.synthetic.photos), and the range of its contrast: the
+    # photo's detail around the background's brightness is scaled by a value drawn from it.
+    photo_share: float = 0.5
+    photo_contrast: tuple[float, float] = (0.3, 0.8)
+    crf: int = 18  # x264's constant rate factor of written videos: higher, blockier
 
     def __post_init__(self) -> None:
         width, height = self.size
@@ -52,8 +58,19 @@ class SynthStyle:
             problems.append(f"shapes/motions must be non-empty subsets of {SHAPES}, {MOTIONS}")
         if self.max_actors < 1 or self.max_distractors < 0:
             problems.append("need max_actors >= 1 and max_distractors >= 0")
+        if not 0 <= self.photo_share <= 1:
+            problems.append(f"photo_share must be in [0, 1], got {self.photo_share}")
+        if not 0 <= self.photo_contrast[0] <= self.photo_contrast[1] <= 1:
+            problems.append(f"photo_contrast must be a range in [0, 1], got {self.photo_contrast}")
+        if not 0 <= self.crf <= 51:
+            problems.append(f"crf must be in 0..51 (x264's scale), got {self.crf}")
         if problems:
             raise ValueError("; ".join(problems))
+
+
+# The look of a synthetic test set: wider frames, another frame rate, blockier encoding, so its
+# scores say how a model chosen on the default look does on videos it was not chosen on.
+HELD_OUT_STYLE = SynthStyle(size=(224, 126), fps=30, crf=28)
 
 
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -1,7 +1,11 @@
-"""The digits classifier as a model adapter: top-1 error over the held-out images."""
+"""The digits classifier as a model adapter: top-1 error over the held-out images, which a
+stable hash of each image's index (autocompress.data.split) splits into the selection images
+the search scores and the test images only its front is scored on afterwards."""
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,28 +14,47 @@ import torch
 from torch import nn
 
 from autocompress.compression.pipeline import Pipeline
+from autocompress.data.split import in_test_set
 from autocompress.errors import UserError
-from autocompress.models.digits.network import DigitsNet, digits_split, predictions
-from autocompress.models.registry import FAMILIES
+from autocompress.models.digits.network import (
+    DigitsNet,
+    digits_split,
+    predictions,
+    split_indices,
+)
+from autocompress.models.registry import FAMILIES, ModelSettings
 
 __all__ = ["DigitsAdapter", "DigitsTask", "load_digits_model"]
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "digits.pt"
 
 
+@functools.cache
+def held_out_part(test_share: float | None, test: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images, labels) of the held-out images on one side of the split: the test side when
+    ``test``, else the selection side; ``test_share`` None: every one is a selection image."""
+    images, labels = digits_split(held_out=True)
+    share = test_share or 0.0
+    side = torch.tensor([in_test_set(f"digit{i}", share) == test for i in split_indices(True)])
+    return images[side], labels[side]
+
+
 @dataclass(frozen=True)
 class DigitsTask:
-    """Top-1 error: one 0/1 error term per held-out image (or the first ``subset`` of them)."""
+    """Top-1 error: one 0/1 error term per image of one side of the held-out split (or the
+    first ``subset`` of them)."""
 
     subset: int | None = None
+    test_share: float | None = None
+    test: bool = False  # score the test images, else the selection ones
     objectives: tuple[str, ...] = ("top1_error",)
 
     def item_count(self) -> int:
-        total = len(digits_split(held_out=True)[1])
+        total = len(held_out_part(self.test_share, self.test)[1])
         return total if self.subset is None else min(self.subset, total)
 
     def item_errors(self, model: nn.Module, start: int, stop: int) -> np.ndarray:
-        images, labels = digits_split(held_out=True)
+        images, labels = held_out_part(self.test_share, self.test)
         was_training = getattr(model, "training", False)
         if isinstance(model, nn.Module):
             model.eval()
@@ -62,6 +85,7 @@ def load_digits_model(weights: str | Path | None = None) -> tuple[DigitsNet, str
 class DigitsAdapter:
     weights: str | None = None
     subset: int | None = None
+    test_share: float | None = None  # of the held-out images in the test set; None: none
     name: str = "digits"
     objectives: tuple[str, ...] = DigitsTask.objectives
 
@@ -84,10 +108,26 @@ class DigitsAdapter:
         }
 
     def task(self) -> DigitsTask:
-        return DigitsTask(self.subset)
+        return DigitsTask(self.subset, self.test_share)
+
+    def test_task(self) -> DigitsTask | None:
+        if self.test_share is None:
+            return None
+        return DigitsTask(None, self.test_share, test=True)
 
     def recipe(self, model: nn.Module) -> Pipeline | None:
         return None
 
 
-FAMILIES.register("digits", lambda settings: DigitsAdapter(settings.weights, settings.subset))
+def _from_settings(settings: ModelSettings) -> DigitsAdapter:
+    adapter = DigitsAdapter(settings.weights, settings.subset, settings.test_share)
+    test = adapter.test_task()
+    logging.getLogger(__name__).info(
+        "selection images: %d of the held-out digits; test images: %s",
+        adapter.task().item_count(),
+        "none" if test is None else f"{test.item_count()} (a hash of each image's index)",
+    )
+    return adapter
+
+
+FAMILIES.register("digits", _from_settings)

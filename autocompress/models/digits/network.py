@@ -144,11 +144,16 @@ def _images_and_labels() -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(-1, 1, 8, 8).astype(np.float32), labels.astype(np.int64)
 
 
+def split_indices(held_out: bool) -> np.ndarray:
+    """Which images (indices into scikit-learn's digits) the training or held-out split holds."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(_images_and_labels()[1]))
+    return order[-HELD_OUT:] if held_out else order[:-HELD_OUT]
+
+
 def digits_split(held_out: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(images N x 1 x 32 x 32 in [-1, 1], labels N) of the training or the held-out split."""
     images, labels = _images_and_labels()
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
-    picked = order[-HELD_OUT:] if held_out else order[:-HELD_OUT]
+    picked = split_indices(held_out)
     scaled = torch.from_numpy(images[picked]) / 8.0 - 1.0  # pixel values are 0..16
     upsampled = F.interpolate(scaled, size=IMAGE_SIZE, mode="bilinear", align_corners=False)
     return upsampled.contiguous(), torch.from_numpy(labels[picked])

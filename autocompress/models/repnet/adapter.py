@@ -2,13 +2,17 @@
 
 The evaluation videos are a QUVA-layout folder of the user's, or synthetic ones generated in
 the run directory on first use; every video is decoded once up front (so a search never scores
-a set silently missing an unreadable one). Calibration clips are the first 64 frames of the
-first videos. The task counts each video (autocompress.models.repnet.counting) and scores MAE
-and OBO.
+a set silently missing an unreadable one). They are split into the selection videos the search
+counts and the test videos it never sees: a folder by a stable hash of each video's name
+(autocompress.data.split), synthetic ones by generating the test set from another seed in
+another look (HELD_OUT_STYLE). Calibration clips are the first 64 frames of the first
+selection videos. The task counts each video (autocompress.models.repnet.counting) and scores
+MAE and OBO.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +24,8 @@ from torch import nn
 
 from autocompress.compression.pipeline import Pipeline
 from autocompress.data.quva import QuvaDataset, Subset
-from autocompress.data.synthetic import generate_dataset
+from autocompress.data.split import split_names
+from autocompress.data.synthetic import HELD_OUT_STYLE, SynthStyle, generate_dataset
 from autocompress.errors import UserError
 from autocompress.models.registry import FAMILIES, ModelSettings
 from autocompress.models.repnet.counting import PROCEDURES, CountingConfig, chunk_indices
@@ -29,7 +34,13 @@ from autocompress.models.repnet.quva_accuracy import count_videos, video_errors
 from autocompress.models.repnet.recipe import CaseStudyRecipe
 from autocompress.models.repnet.weights import load_model
 
-__all__ = ["CountingTask", "RepNetAdapter", "calibration_clips", "evaluation_videos"]
+__all__ = [
+    "CountingTask",
+    "RepNetAdapter",
+    "calibration_clips",
+    "evaluation_videos",
+    "generated_videos",
+]
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,21 @@ class CountingTask:
         return np.stack([relative, off_by_more], axis=1)
 
 
+def generated_videos(
+    run_dir: Path, videos: int, seed: int, size: int, style: SynthStyle | None = None
+) -> QuvaDataset:
+    """``videos`` synthetic videos of ``seed`` and ``style``, generated under ``run_dir`` on
+    first use (the folder names all three, so a changed look is never read from an old set),
+    each decoded (into the cache counting reads) at ``size``."""
+    style = style or SynthStyle()
+    look = hashlib.sha256(repr(style).encode()).hexdigest()[:8]
+    generated = run_dir / f"videos-{videos}-seed{seed}-{look}"
+    if not (generated / "annotations").is_dir():
+        logging.getLogger(__name__).info("generating %d videos in %s", videos, generated)
+        generate_dataset(generated, videos, seed=seed, style=style, overwrite=True)
+    return QuvaDataset(generated, verify=size)
+
+
 def evaluation_videos(
     folder: str | Path | None, synthetic_videos: int | None, seed: int, run_dir: Path, size: int
 ) -> QuvaDataset:
@@ -64,13 +90,13 @@ def evaluation_videos(
         return QuvaDataset(folder, verify=size)
     if synthetic_videos is None:
         raise UserError("this study evaluates on real videos: give --data DIR")
-    generated = run_dir / f"videos-{synthetic_videos}-seed{seed}"
-    if not (generated / "annotations").is_dir():
-        logging.getLogger(__name__).info(
-            "generating %d evaluation videos in %s", synthetic_videos, generated
-        )
-        generate_dataset(generated, synthetic_videos, seed=seed, overwrite=True)
-    return QuvaDataset(generated, verify=size)
+    return generated_videos(run_dir, synthetic_videos, seed, size)
+
+
+def _described(dataset: QuvaDataset) -> str:
+    names = [item.name for item in dataset]
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"{len(names)} ({shown})"
 
 
 def calibration_clips(dataset: QuvaDataset, count: int, num_frames: int, size: int) -> torch.Tensor:
@@ -96,8 +122,13 @@ class RepNetAdapter:
     subset: int | None = None
     counting: str = "default"
     device: str = "cpu"
+    # The test set: synthetic ``test_videos`` of ``test_seed`` in HELD_OUT_STYLE, or this share
+    # of the folder's videos by a hash of each name; None: no test set of that kind.
+    test_videos: int | None = None
+    test_seed: int = 2000
+    test_share: float | None = None
     objectives: tuple[str, ...] = CountingTask.objectives
-    _dataset: QuvaDataset | None = None
+    _split: tuple[QuvaDataset, QuvaDataset | None] | None = None
     # A default study's points must still count: about what the case study accepted by hand
     # (its MAE rose 0.04, its OBO 0.08).
     default_error_increase: ClassVar[dict[str, float]] = {"mae": 0.05, "obo": 0.1}
@@ -111,14 +142,53 @@ class RepNetAdapter:
 
     @property
     def dataset(self) -> QuvaDataset:
-        if self._dataset is None:
-            size = PRESETS[self.preset].image_size
-            self._dataset = evaluation_videos(
-                self.videos, self.synthetic_videos, self.synthetic_seed, self.run_dir, size
+        """The selection videos: the only ones the search counts."""
+        return self.split[0]
+
+    @property
+    def split(self) -> tuple[QuvaDataset, QuvaDataset | None]:
+        """(selection, test) videos, built once and stated in one log line."""
+        if self._split is None:
+            self._split = self._make_split()
+            selection, test = self._split
+            logging.getLogger(__name__).info(
+                "selection videos: %s in %s; test videos: %s",
+                _described(selection),
+                selection.root,
+                "none" if test is None else f"{_described(test)} in {test.root}{self._rule()}",
             )
-            if len(self._dataset) == 0:
-                raise UserError(f"no evaluation videos in {self._dataset.root}")
-        return self._dataset
+        return self._split
+
+    def _make_split(self) -> tuple[QuvaDataset, QuvaDataset | None]:
+        size = PRESETS[self.preset].image_size
+        everything = evaluation_videos(
+            self.videos, self.synthetic_videos, self.synthetic_seed, self.run_dir, size
+        )
+        if len(everything) == 0:
+            raise UserError(f"no evaluation videos in {everything.root}")
+        if self.videos is None:
+            if self.test_videos is None:
+                return everything, None
+            test = generated_videos(
+                self.run_dir, self.test_videos, self.test_seed, size, HELD_OUT_STYLE
+            )
+            return everything, test
+        if self.test_share is None:
+            return everything, None
+        selection, test = split_names((item.name for item in everything), self.test_share)
+        if not selection:
+            raise UserError(
+                f"all {len(test)} videos of {everything.root} fall in the test set "
+                f"(data.test_share {self.test_share}): lower it or add videos"
+            )
+        return everything.restricted(selection), everything.restricted(test) if test else None
+
+    def _rule(self) -> str:
+        if self.videos is None:
+            style = HELD_OUT_STYLE
+            width, height = style.size
+            return f" (seed {self.test_seed}, {width}x{height} at {style.fps} fps, crf {style.crf})"
+        return f" (a hash of each name puts {self.test_share:.0%} of them there)"
 
     def load(self) -> tuple[nn.Module, str]:
         return load_model(self.preset, self.weights)
@@ -141,10 +211,18 @@ class RepNetAdapter:
         }
 
     def task(self) -> CountingTask:
+        return self._counting(self.dataset, self.subset)
+
+    def test_task(self) -> CountingTask | None:
+        """Every test video (``subset`` shortens the search's estimate, not the test)."""
+        test = self.split[1]
+        return None if test is None else self._counting(test, None)
+
+    def _counting(self, dataset: QuvaDataset, subset: int | None) -> CountingTask:
         return CountingTask(
-            self.dataset,
+            dataset,
             PRESETS[self.preset].image_size,
-            self.subset,
+            subset,
             CountingConfig.named(self.counting),
             self.device,
         )
@@ -166,6 +244,9 @@ def _from_settings(settings: ModelSettings) -> RepNetAdapter:
         subset=settings.subset,
         counting=settings.counting,
         device=settings.device,
+        test_videos=settings.test_items,
+        test_seed=settings.test_seed,
+        test_share=settings.test_share,
     )
 
 
