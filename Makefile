@@ -18,7 +18,7 @@ DEMO_TRIALS ?= 12
 
 demo: $(STAMP)
 	$(VENV)/bin/autocompress search --trials $(DEMO_TRIALS)
-	$(VENV)/bin/autocompress pareto
+	$(VENV)/bin/autocompress pareto --test
 	$(VENV)/bin/autocompress export --trial fastest --out runs/export --overwrite
 
 # The storage tests run a real PostgreSQL server: Debian's, installed here if the machine has

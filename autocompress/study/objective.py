@@ -209,6 +209,8 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
     task_names = context.adapter.objectives  # every error the task reports, objective or not
     found = metrics.errors if best is None else best.errors
     errors = found or dict.fromkeys(task_names, UNSCORED_ERROR)
+    constraints = feasibility.constraints(latency_ms=metrics.latency_ms, errors=errors)
+    values = {"latency": metrics.latency_ms, "size": metrics.size_mib, **errors}
     note(
         trial,
         latency_ms=metrics.latency_ms,
@@ -224,7 +226,6 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
         counted = (report.items, report.values) if best is None else (best.items, best.counted)
         note(trial, screened={"items": counted[0], **counted[1]})
         trial.set_constraint("screened_out", 1.0)
-    for key, value in feasibility.constraints(latency_ms=metrics.latency_ms, errors=errors).items():
+    for key, value in constraints.items():
         trial.set_constraint(key, value)
-    values = {"latency": metrics.latency_ms, "size": metrics.size_mib, **errors}
     return [values[name] for name in config.objectives]

@@ -48,9 +48,6 @@ class TrialRecord:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
     screened: dict | None = None  # stopped after its first items: their count and errors
     rungs: list[dict] = field(default_factory=list)  # the recovery ladder's (study.ladder.Rung)
-    # Its errors on the test set (autocompress.study.test_set.score_test_set), scored in the
-    # trial; a score filled in after the trial finished is on the study (test_scores).
-    test: dict | None = None
     errors: dict[str, float | None] = field(default_factory=dict)  # the task's, by name
 
     @classmethod
@@ -99,8 +96,8 @@ def baseline_trial(study: optuna.Study) -> FrozenTrial | None:
     return next((t for t in done if TrialRecord.of(t).baseline), None)
 
 
-# A finished trial cannot take attributes any more: a test score filled in after the trial is
-# a study attribute of this prefix and the trial's number.
+# Test scores are counted after the search (autocompress.study.test_set), when a trial cannot
+# take attributes any more: each is a study attribute of this prefix and the trial's number.
 _TEST_PREFIX = "test_scores:"
 
 
@@ -110,15 +107,9 @@ def note_test_scores(study: optuna.Study, number: int, scores: dict) -> None:
 
 
 def test_scores(study: optuna.Study) -> dict[int, dict]:
-    """Every trial's test-set scores, scored in the trial or filled in after it."""
-    filled = {
+    """Every trial's test-set scores, by trial number."""
+    return {
         int(key.removeprefix(_TEST_PREFIX)): value
         for key, value in study.user_attrs.items()
         if key.startswith(_TEST_PREFIX)
     }
-    own = {
-        t.number: t.user_attrs["test"]
-        for t in study.get_trials(deepcopy=False)
-        if t.user_attrs.get("test") is not None
-    }
-    return {**filled, **own}
