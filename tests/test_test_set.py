@@ -81,7 +81,7 @@ def test_a_study_scores_only_its_selection_videos(folder, tmp_path):
     config = StudyConfig(data=DataConfig(path=str(folder), calibration_clips=1))
     context = build_context(config, tmp_path, optuna.create_study())
     searched = {item.name for item in context.evaluator.task.dataset}
-    held_out = {item.name for item in context.test_task.dataset}
+    held_out = {item.name for item in context.test_task().dataset}
     assert searched and held_out and not searched & held_out
 
 

@@ -36,7 +36,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.test:
         from autocompress.study.test_set import fill_test_scores
 
-        if context.test_task is None:
+        if context.test_task() is None:
             raise UserError(f"study {study.study_name!r} has no test set (data.test_*)")
         fill_test_scores(study, context)
     print(format_front(study))

@@ -137,10 +137,23 @@ class SearchContext:
     calibration: Inputs
     catalog: LayerCatalog
     evaluator: CostEvaluator
-    # The held-out items that count front points after the search (autocompress.study.
-    # test_set); None: no test set, or a study that does not score its task.
-    test_task: Task | None = None
     _baseline_errors: dict[str, float] | None = None
+    _test_task: Task | None = None
+
+    def test_task(self) -> Task | None:
+        """The held-out items that count front points after the search (autocompress.study.
+        test_set), built on first use (a search never counts them); None: no test set, or a
+        study that does not score its task. It must report the errors the task does."""
+        if self._test_task is None and self.evaluator.task is not None:
+            test_task = self.adapter.test_task()
+            objectives = tuple(self.adapter.objectives)
+            if test_task is not None and tuple(test_task.objectives) != objectives:
+                raise UserError(
+                    f"the test task reports {', '.join(test_task.objectives)}; the task "
+                    f"{', '.join(objectives)}: a test set scores the same errors"
+                )
+            self._test_task = test_task
+        return self._test_task
 
     def baseline_latency_ms(self) -> float:
         """The uncompressed model's latency, timed now (a trial's speed-up needs no such
@@ -212,16 +225,4 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         screen_items=config.data.screen_videos,
         baseline=model,
     )
-    test_task = _test_task(adapter) if task is not None else None
-    return SearchContext(config, adapter, model, source, calibration, catalog, evaluator, test_task)
-
-
-def _test_task(adapter: ModelAdapter) -> Task | None:
-    """The adapter's test task, which must report the errors its task does."""
-    test_task = adapter.test_task()
-    if test_task is not None and tuple(test_task.objectives) != tuple(adapter.objectives):
-        raise UserError(
-            f"the test task reports {', '.join(test_task.objectives)}; the task "
-            f"{', '.join(adapter.objectives)}: a test set scores the same errors"
-        )
-    return test_task
+    return SearchContext(config, adapter, model, source, calibration, catalog, evaluator)

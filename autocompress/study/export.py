@@ -31,8 +31,9 @@ from autocompress.study.context import SearchContext, compress
 from autocompress.study.fastest import pick_fastest
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.pareto import feasible_front, pipeline_summary, test_cell
-from autocompress.study.record import TrialRecord, test_scores
+from autocompress.study.record import TrialRecord, note_test_scores, test_scores
 from autocompress.study.storage import writable_dir
+from autocompress.study.test_set import score_test_set
 
 __all__ = [
     "PICKS",
@@ -217,6 +218,21 @@ def _reason(error: Exception) -> str:
     return lines[-1].strip()
 
 
+def _test_score(
+    study: optuna.Study, number: int, context: SearchContext, model: torch.nn.Module
+) -> dict | None:
+    """Trial ``number``'s score on the test set, counted now (its model is at hand) unless
+    ``pareto --test`` counted it before; None without a test set."""
+    known = test_scores(study).get(number)
+    task = context.test_task()
+    if known is not None or task is None:
+        return known
+    with context.evaluator.lock.shared():
+        scores = score_test_set(task, model)
+    note_test_scores(study, number, scores)
+    return scores
+
+
 def export_trial(
     study: optuna.Study, number: int, context: SearchContext, out: Path, overwrite: bool = False
 ) -> ExportResult:
@@ -243,6 +259,7 @@ def export_trial(
         "size_mib": metrics.size_mib,  # the study format's file, serialized once more
         **{name: (metrics.errors or {}).get(name) for name in context.adapter.objectives},
     }
+    test = _test_score(study, number, context, model)
     stored = {**dataclasses.asdict(record), **record.errors}
     trial_metrics = {k: stored.get(k) for k in measured}
     summary = {
@@ -252,7 +269,7 @@ def export_trial(
         "weights": context.weights_source,
         "trial_metrics": trial_metrics,
         "measured_after_export": measured,
-        "test_set": test_scores(study).get(number),
+        "test_set": test,
         "files": {name: paths[name].name for name in written},
         "not_exported": skipped,
         "steps": [str(report) for report in reports],

@@ -44,7 +44,7 @@ def score_test_set(task: Task, model: nn.Module) -> dict:
 def fill_test_scores(study, context: SearchContext) -> list[int]:
     """Score on the test set each feasible front point (and the baseline) that has no test
     score yet, rebuilding its model from its pipeline; returns their trial numbers."""
-    task = context.test_task
+    task = context.test_task()
     if task is None:
         return []
     scored = test_scores(study)

@@ -128,7 +128,8 @@ class RepNetAdapter:
     test_seed: int = 2000
     test_share: float | None = None
     objectives: tuple[str, ...] = CountingTask.objectives
-    _split: tuple[QuvaDataset, QuvaDataset | None] | None = None
+    _selection: QuvaDataset | None = None
+    _test: QuvaDataset | None = None
     # A default study's points must still count: about what the case study accepted by hand
     # (its MAE rose 0.04, its OBO 0.08).
     default_error_increase: ClassVar[dict[str, float]] = {"mae": 0.05, "obo": 0.1}
@@ -142,46 +143,64 @@ class RepNetAdapter:
 
     @property
     def dataset(self) -> QuvaDataset:
-        """The selection videos: the only ones the search counts."""
-        return self.split[0]
-
-    @property
-    def split(self) -> tuple[QuvaDataset, QuvaDataset | None]:
-        """(selection, test) videos, built once and stated in one log line."""
-        if self._split is None:
-            self._split = self._make_split()
-            selection, test = self._split
+        """The selection videos: the only ones the search counts; said once, with the test
+        set's rule."""
+        if self._selection is None:
+            self._selection = self._selection_videos()
             logging.getLogger(__name__).info(
                 "selection videos: %s in %s; test videos: %s",
-                _described(selection),
-                selection.root,
-                "none" if test is None else f"{_described(test)} in {test.root}{self._rule()}",
+                _described(self._selection),
+                self._selection.root,
+                self._test_described(),
             )
-        return self._split
+        return self._selection
 
-    def _make_split(self) -> tuple[QuvaDataset, QuvaDataset | None]:
+    def _everything(self) -> QuvaDataset:
         size = PRESETS[self.preset].image_size
         everything = evaluation_videos(
             self.videos, self.synthetic_videos, self.synthetic_seed, self.run_dir, size
         )
         if len(everything) == 0:
             raise UserError(f"no evaluation videos in {everything.root}")
-        if self.videos is None:
-            if self.test_videos is None:
-                return everything, None
-            test = generated_videos(
-                self.run_dir, self.test_videos, self.test_seed, size, HELD_OUT_STYLE
-            )
-            return everything, test
-        if self.test_share is None:
-            return everything, None
+        return everything
+
+    def _named_split(self, everything: QuvaDataset) -> tuple[list[str], list[str]]:
         selection, test = split_names((item.name for item in everything), self.test_share)
         if not selection:
             raise UserError(
                 f"all {len(test)} videos of {everything.root} fall in the test set "
                 f"(data.test_share {self.test_share}): lower it or add videos"
             )
-        return everything.restricted(selection), everything.restricted(test) if test else None
+        return selection, test
+
+    def _selection_videos(self) -> QuvaDataset:
+        everything = self._everything()
+        if self.videos is None or self.test_share is None:
+            return everything
+        return everything.restricted(self._named_split(everything)[0])
+
+    def test_dataset(self) -> QuvaDataset | None:
+        """The test videos, built on first use: generating a synthetic test set takes about a
+        minute that a search, which never counts them, should not pay."""
+        if self._test is None:
+            if self.videos is None and self.test_videos is not None:
+                size = PRESETS[self.preset].image_size
+                self._test = generated_videos(
+                    self.run_dir, self.test_videos, self.test_seed, size, HELD_OUT_STYLE
+                )
+            elif self.videos is not None and self.test_share is not None:
+                everything = self._everything()
+                test = self._named_split(everything)[1]
+                self._test = everything.restricted(test) if test else None
+        return self._test
+
+    def _test_described(self) -> str:
+        if self.videos is None:
+            if self.test_videos is None:
+                return "none"
+            return f"{self.test_videos} generated when first counted{self._rule()}"
+        test = self.test_dataset()
+        return "none" if test is None else f"{_described(test)} in {test.root}{self._rule()}"
 
     def _rule(self) -> str:
         if self.videos is None:
@@ -215,7 +234,7 @@ class RepNetAdapter:
 
     def test_task(self) -> CountingTask | None:
         """Every test video (``subset`` shortens the search's estimate, not the test)."""
-        test = self.split[1]
+        test = self.test_dataset()
         return None if test is None else self._counting(test, None)
 
     def _counting(self, dataset: QuvaDataset, subset: int | None) -> CountingTask:
