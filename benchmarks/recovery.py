@@ -22,16 +22,17 @@ import warnings
 from pathlib import Path
 
 import torch
-from case_study import videos
 from report import header
 
 from autocompress.compression import FinetuneStep, Pipeline, apply, apply_pipeline
 from autocompress.data.quva import QuvaDataset
-from autocompress.models.repnet.adapter import calibration_clips
+from autocompress.data.synthetic import HELD_OUT_STYLE
+from autocompress.models.repnet.adapter import calibration_clips, generated_videos
 from autocompress.models.repnet.network import PRESETS
 from autocompress.models.repnet.quva_accuracy import evaluate_counts
 from autocompress.models.repnet.recipe import CaseStudyRecipe
 from autocompress.models.repnet.weights import load_model
+from autocompress.study.config import DataConfig
 
 # Recovery through int8 in the P->T->Q row: a short run at a low rate (the model is recovered
 # already; the fake quantizers start at post-training int8's ranges), batch norms kept.
@@ -91,18 +92,25 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=100, help="held-out videos for MAE/OBO")
-    parser.add_argument("--seed", type=int, default=5000, help="their generator seed")
     parser.add_argument("--steps", type=int, nargs="+", default=[50, 150, 300])
-    parser.add_argument("--data-dir", type=Path, default=Path("runs/benchmarks"))
+    parser.add_argument(
+        "--setups", nargs="+", default=[label for label, _, _ in SETUPS], help="rows to measure"
+    )
+    parser.add_argument("--data-dir", type=Path, default=Path("runs/benchmarks/recovery"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # deprecation notices of torch.ao and TorchScript
     torch.set_num_threads(1)  # recovery runs on one thread anyway; counting alike
-    held_out = videos(
-        args.data_dir / f"videos-{args.videos}-seed{args.seed}", args.videos, args.seed
+    # The default study's own sets: calibration from its selection videos, scores on its test
+    # set, which the search never sees.
+    defaults = DataConfig()
+    size = PRESETS["repnet-s"].image_size
+    held_out = generated_videos(
+        args.data_dir, defaults.test_videos, defaults.test_seed, size, HELD_OUT_STYLE
     )
-    calibration_source = videos(args.data_dir / "videos-16-seed1000", 16, 1000)
+    calibration_source = generated_videos(
+        args.data_dir, defaults.synthetic_videos, defaults.synthetic_seed, size
+    )
     model, source = load_model("repnet-s")
     model.eval()
     cfg = model.config
@@ -115,9 +123,12 @@ def main() -> None:
         "",
         f"{__doc__.split(chr(10) + chr(10))[1]}".replace("\n", " "),
         "",
-        f"Weights: {source}. MAE / OBO on {args.videos} held-out synthetic videos (seed "
-        f"{args.seed}; shape, motion, colours and period drawn per video), multi-stride "
-        f"counting. Uncompressed model: MAE {base_mae:.3f} / OBO {base_obo:.3f}. Recovery: "
+        f"Weights: {source}. MAE / OBO on the default study's test set ({len(held_out)} "
+        f"synthetic videos of seed {defaults.test_seed} in the held-out look: "
+        f"{HELD_OUT_STYLE.size[0]}x{HELD_OUT_STYLE.size[1]} at {HELD_OUT_STYLE.fps} fps, "
+        "photo backgrounds in half of them; never seen by a search), multi-stride counting;"
+        " int8 calibrated on the selection videos. "
+        f"Uncompressed model: MAE {base_mae:.3f} / OBO {base_obo:.3f}. Recovery: "
         f"{FinetuneStep()} defaults but steps (synthetic clips, batch 8, one thread); wall time "
         f"in brackets. Recovery through int8 in P->T->Q: {INT8_RECOVERY}. Target: P and P->T "
         "within +0.05 MAE and +0.10 OBO of the uncompressed "
@@ -126,7 +137,7 @@ def main() -> None:
         "| setup | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
-    for label, order, int8_recovery in SETUPS:
+    for label, order, int8_recovery in (s for s in SETUPS if s[0] in args.setups):
         cells = []
         for steps in columns:
             mae, obo, seconds = measure(order, steps, int8_recovery, model, calibration, held_out)
