@@ -61,6 +61,8 @@ class FinetuneStep:
         return cls(**fields)
 
     def summary(self) -> str:
+        if self.steps == 0:
+            return "batch norms re-estimated"
         return f"finetune {self.steps} steps"
 
 
