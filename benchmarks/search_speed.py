@@ -74,8 +74,8 @@ def main() -> None:
         f"| rest of the wall time (sampling, storage, skipped trials) | | {wall - measured:.0f} |"
     )
     per_trial = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
-    recovering = [t for t in done if "recovers" in t.user_attrs]
-    recovery_s = sum(sum(t.user_attrs["seconds"].values()) for t in recovering)
+    recovering = [t for t in done if "recovery" in t.user_attrs["seconds"]]
+    recovery_s = sum(t.user_attrs["seconds"]["recovery"] for t in recovering)
     screened = sum("screened" in t.user_attrs for t in done)
     predicted = sum("predicted_latency_ms" in t.user_attrs for t in trials)
 
@@ -95,8 +95,8 @@ thread(s), sampler {config.sampler}, budget {config.budget_ms or "none"}.
 ({len(done)} complete, {len(failed)} failed,
 {len(scored)} scored for accuracy, {len(feasible_front(study))} on the feasible Pareto front);
 median wall time per trial {statistics.median(per_trial):.1f} s;
-{len(recovering)} recovery trials took {recovery_s / 60:.1f} min of it (their finetuning counts
-as compression); {screened} trials stopped by screening (rounds of {config.data.screen_videos}
+{len(recovering)} trials climbed the recovery ladder above rung 0, its rungs took
+{recovery_s / 60:.1f} min of it (rung 0, batch norms re-estimated, counts as compression); {screened} trials stopped by screening (rounds of {config.data.screen_videos}
 videos), {predicted} were skipped on a latency prediction.
 
 | phase | median s per trial | total s |
