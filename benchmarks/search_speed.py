@@ -96,8 +96,9 @@ thread(s), sampler {config.sampler}, budget {config.budget_ms or "none"}.
 {len(scored)} scored for accuracy, {len(feasible_front(study))} on the feasible Pareto front);
 median wall time per trial {statistics.median(per_trial):.1f} s;
 {len(recovering)} trials climbed the recovery ladder above rung 0, its rungs took
-{recovery_s / 60:.1f} min of it (rung 0, batch norms re-estimated, counts as compression); {screened} trials stopped by screening (rounds of {config.data.screen_videos}
-videos), {predicted} were skipped on a latency prediction.
+{recovery_s / 60:.1f} min of it (rung 0, batch norms re-estimated, counts as compression);
+{screened} trials stopped by screening (rounds of {config.data.screen_videos} videos),
+{predicted} were skipped on a latency prediction.
 
 | phase | median s per trial | total s |
 |---|---:|---:|
