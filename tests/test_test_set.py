@@ -89,7 +89,7 @@ def test_synthetic_test_videos_come_from_another_seed_and_look(tmp_path):
     adapter = RepNetAdapter(
         "repnet-s", None, tmp_path, synthetic_videos=1, test_videos=1, test_seed=2000
     )
-    selection, test = adapter.split
+    selection, test = adapter.dataset, adapter.test_dataset()
     assert selection.root != test.root and "seed2000" in test.root.name
     assert len(test) == 1
 
