@@ -86,7 +86,7 @@ def test_a_failing_command_fails_its_trial_not_the_study(tiny_set, tmp_path):
     config = tiny_config(tiny_set, "device", trials=3, objectives=("latency", "size"))
     study = run_search(dataclasses.replace(config, latency=latency), None, tmp_path, False).study
     states = [t.state for t in study.trials]
-    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert states == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE]
     assert "device offline" in study.trials[1].user_attrs["fail_reason"]
     assert len(calls.read_text().splitlines()) == 6 + 1 + 6
     for trial in (study.trials[0], study.trials[2]):

@@ -11,6 +11,7 @@ from torch import nn
 import autocompress
 from autocompress.compression import Pipeline, PipelineError, PruneStep, TensorizeStep, apply
 from autocompress.compression.tensorize import factorize
+from autocompress.compression.tensorize.transform import resolve_rank
 from autocompress.spaces.catalog import LayerCatalog
 from autocompress.spaces.config import DEFAULT_ORDERS, SpaceConfig
 from autocompress.spaces.dry_run import dry_run, summary
@@ -140,3 +141,60 @@ def test_pipeline_check_still_refuses_the_unrenamed_group():
     pipeline = Pipeline([TensorizeStep({"0": 0.5}), PruneStep({"0": 0.5})])
     with pytest.raises(PipelineError, match="factorised by an earlier tensorize step"):
         pipeline.validate(model)
+
+
+def _capped_conv_model() -> nn.Module:
+    """Tall, narrow kernels (a pitch tracker's): CP's time cap binds far under rank 0.7."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 64, (32, 1), padding=(16, 0)), nn.ReLU(), nn.Conv2d(64, 128, (16, 1))
+    ).eval()
+
+
+@pytest.mark.parametrize("layout", ["compact", "per_layer"])
+def test_the_space_samples_only_cp_ranks_within_the_time_cap(monkeypatch, layout):
+    model = _capped_conv_model()
+    cap = factorize.cp_seconds((128, 64, 16, 1), 20)  # rank 20 of the second conv
+    monkeypatch.setattr(factorize, "CP_TIME_CAP_S", cap)
+    space = SpaceConfig(orders=("T",), tensorize_methods=("cp",), layout=layout)
+    catalog = LayerCatalog.of(model, space, {})
+    limit = catalog.rank_limits["2", "cp"]
+    assert limit.rank == 20 and limit.fraction < space.rank_fraction[1]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    ranks = []
+    for _ in range(40):
+        trial = study.ask()
+        (step,) = suggest_pipeline(trial, catalog, space).steps or (None,)
+        for layer, rank in (step.ranks if step else {}).items():
+            module = model.get_submodule(layer)
+            (resolved,) = resolve_rank(module, rank, "cp")
+            assert factorize.cp_seconds(tuple(module.weight.shape), resolved) <= cap
+            ranks.append(resolved)
+        study.tell(trial, 0.0)
+    assert limit.rank in ranks  # the cap bounds the samples, it does not leave the layer out
+    apply(model, TensorizeStep({"2": limit.fraction}, method="cp"))  # the step takes it
+
+
+def test_a_factorisation_whose_cap_leaves_no_sampled_rank_is_left_out(monkeypatch):
+    monkeypatch.setattr(factorize, "CP_TIME_CAP_S", 1e-6)
+    model = _capped_conv_model()
+    space = SpaceConfig(orders=("T",))
+    catalog = LayerCatalog.of(model, space, {})
+    left_out = dry_run(model, catalog, (torch.randn(2, 1, 64, 4),), space)
+    slow = {item.name for item in left_out if item.step == "cp"}
+    assert "2" in slow and slow == {layer for layer, method in catalog.factors if method == "cp"}
+    assert all("would take over 0 s" in item.reason for item in left_out if item.step == "cp")
+    assert not [item for item in left_out if item.step == "tucker"]  # tucker has no time cap
+
+
+def test_cp_speed_is_timed_once_per_machine_and_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOCOMPRESS_CACHE", str(tmp_path))
+    factorize.cp_speed.cache_clear()
+    try:
+        speed = factorize.cp_speed()
+        assert 0.01 < speed < 100 and (tmp_path / "cp_speed.json").exists()
+        factorize.cp_speed.cache_clear()
+        monkeypatch.setattr(factorize, "_time_reference_cp", lambda: pytest.fail("timed again"))
+        assert factorize.cp_speed() == speed  # another process reads the machine's speed
+    finally:
+        factorize.cp_speed.cache_clear()

@@ -64,7 +64,7 @@ def test_nan_evaluations_fail_their_trials_with_the_reason_and_count(tmp_path):
 
     study = _search(tmp_path, finite_once).study
     assert len(study.trials) == 3 == counted_trials(study.trials)
-    assert all(t.state == TrialState.FAIL for t in study.trials)
+    assert all(t.state == TrialState.PRUNED for t in study.trials)
     assert {t.user_attrs["fail_reason"] for t in study.trials} == {
         "evaluation returned nan for 'error'"
     }
@@ -126,7 +126,7 @@ def test_a_compression_over_the_limit_fails_the_trial(tmp_path):
     study = _search(tmp_path, compression_limit_s=1e-9).study
     baseline, *compressed = study.trials
     assert baseline.state == TrialState.COMPLETE  # a copy, not compressed: no limit
-    assert len(compressed) == 2 and all(t.state == TrialState.FAIL for t in compressed)
+    assert len(compressed) == 2 and all(t.state == TrialState.PRUNED for t in compressed)
     for trial in compressed:
         assert "over compression_limit_s (1e-09 s)" in trial.user_attrs["fail_reason"]
 

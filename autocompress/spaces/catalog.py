@@ -14,7 +14,7 @@ from autocompress.compression import (
     techniques,
 )
 from autocompress.compression.quantization import quantization_backend
-from autocompress.compression.tensorize import factor_names
+from autocompress.compression.tensorize import RankLimit, factor_names, rank_limit
 from autocompress.inputs import Inputs, as_inputs
 from autocompress.spaces.config import SpaceConfig
 from autocompress.spaces.dry_run import LeftOut
@@ -36,6 +36,8 @@ class LayerCatalog:
     # Technique kind -> what the model offers it, for techniques that say (Technique.offers)
     offers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     left_out: tuple[LeftOut, ...] = ()  # what a dry run found cannot take its step (dry_run)
+    # (layer, method) -> the largest rank its time cap leaves; absent: no cap (rank_limit)
+    rank_limits: dict[tuple[str, str], RankLimit] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -63,6 +65,10 @@ class LayerCatalog:
             for layer in decomposable
             for method in space.tensorize_methods
         }
+        limits = {
+            (layer, method): rank_limit(model.get_submodule(layer), method, space.allow_vbmf)
+            for layer, method in factors
+        }
         sizes = {
             name: sum(p.numel() for p in model.get_submodule(name).parameters())
             for name in decomposable
@@ -79,6 +85,7 @@ class LayerCatalog:
             factors=factors,
             quantize_backend=quantize_backend,
             largest_first=tuple(sorted(decomposable, key=lambda name: -sizes[name])),
+            rank_limits={key: limit for key, limit in limits.items() if limit is not None},
             offers={
                 technique.kind: technique.offers(model, inputs)
                 for technique in techniques()

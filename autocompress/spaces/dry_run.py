@@ -24,6 +24,7 @@ from autocompress.compression import PruneStep, TensorizeStep, apply
 from autocompress.compression.quantization.space import step_for
 from autocompress.compression.registry import technique_named
 from autocompress.compression.steps import Step
+from autocompress.compression.tensorize import RankLimit, factorize, within
 from autocompress.errors import first_line
 from autocompress.inputs import Inputs, rows
 from autocompress.spaces.config import SpaceConfig
@@ -101,13 +102,21 @@ def dry_run(
             return PruneStep(dict.fromkeys(groups, PRUNE_RATIO), round_to=space.prune_round_to)
 
         tries.append(("prune", catalog.prune_groups, prune))
+    too_slow = _too_slow(catalog.rank_limits, space) if _searched(space, "tensorize") else ()
     if _searched(space, "tensorize"):
+        slow = {(item.name, item.step) for item in too_slow}
         for method in dict.fromkeys(method for _, method in catalog.factors):
 
             def tensorize(layers: list[str], method: str = method) -> Step:
-                return TensorizeStep(dict.fromkeys(layers, RANK_FRACTION), method=method)
+                ranks = {
+                    layer: within(RANK_FRACTION, catalog.rank_limits.get((layer, method)))
+                    for layer in layers
+                }
+                return TensorizeStep(ranks, method=method)
 
-            layers = [layer for layer, m in catalog.factors if m == method]
+            layers = [
+                layer for layer, m in catalog.factors if m == method and (layer, m) not in slow
+            ]
             tries.append((method, layers, tensorize))
     if _searched(space, "quantize"):
 
@@ -115,10 +124,26 @@ def dry_run(
             return step_for(layers, catalog.quantize_backend)
 
         tries.append(("quantize", catalog.quantizable, quantize))
-    return tuple(
+    return too_slow + tuple(
         LeftOut(kind, name, reason)
         for kind, names, step_of in tries
         for name, reason in _failures(model, names, step_of, sample).items()
+    )
+
+
+def _too_slow(limits: dict[tuple[str, str], RankLimit], space: SpaceConfig) -> tuple[LeftOut, ...]:
+    """The factorisations whose time cap leaves no rank the space samples (its lowest rank
+    fraction would already take too long)."""
+    low = space.rank_fraction[0]
+    return tuple(
+        LeftOut(
+            method,
+            layer,
+            f"above rank {limit.rank} it would take over {factorize.CP_TIME_CAP_S:.0f} s, "
+            f"under the space's lowest rank fraction {low:g}",
+        )
+        for (layer, method), limit in limits.items()
+        if limit.fraction < low
     )
 
 

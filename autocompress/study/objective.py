@@ -4,6 +4,12 @@ trial (pipeline, metrics, time split, constraints, or the reason it failed).
 A trial that finds the study's total already reached (several workers share one study) ends as
 PRUNED, marked ``surplus``, without doing any work. A trial whose pipeline the study already
 measured takes over that trial's measurements (``duplicate_of``) without building it again.
+
+A trial whose pipeline fails ends PRUNED with its reason and a violated ``failed`` constraint,
+not FAIL: Optuna's samplers skip FAIL trials (optuna/optuna#1015, #3472), so a region that
+always fails would be sampled again and again; TPE reads a PRUNED trial with a violated
+constraint as infeasible and samples less there. A pipeline that failed before is not built
+again: its trial takes over the failure, as a measured pipeline's duplicate does.
 """
 
 from __future__ import annotations
@@ -40,14 +46,20 @@ MAX_WARNINGS = 20
 _log = logging.getLogger(__name__)  # each trial's library warnings at DEBUG
 
 
-class TrialFailed(Exception):
-    """A pipeline that could not be applied or evaluated; the reason is on the trial."""
+FAILED = "failed"  # the constraint a failed trial violates
 
 
-def _failed(trial: optuna.Trial, reason: str) -> TrialFailed:
+class TrialFailed(optuna.TrialPruned):
+    """A pipeline that could not be applied or evaluated; the reason is on the trial, which
+    Optuna then ends PRUNED (a subclass of its TrialPruned)."""
+
+
+def _failed(trial: optuna.Trial, reason: str, **record: object) -> TrialFailed:
     """The failure of ``trial`` for ``reason``, stored on it (a failure with a stated reason
-    counts towards the study's total: autocompress.study.workers.counted_trials)."""
-    note(trial, fail_reason=reason)
+    counts towards the study's total: autocompress.study.workers.counted_trials) with the
+    constraint that tells the sampler the region is infeasible."""
+    note(trial, fail_reason=reason, **record)
+    trial.set_constraint(FAILED, 1.0)
     return TrialFailed(reason)
 
 
@@ -63,23 +75,27 @@ def _within_limit(trial: optuna.Trial, started: float, limit_s: float | None) ->
         )
 
 
-def _measured_before(trials: list[FrozenTrial], pipeline: dict) -> FrozenTrial | None:
-    """A finished trial of the study that measured ``pipeline`` (as stored: JSON's types)."""
-    stored = json.loads(json.dumps(pipeline))
+def _tried_before(trials: list[FrozenTrial], pipeline: dict) -> FrozenTrial | None:
+    """A trial of the study that measured ``pipeline`` (as stored: JSON's types), or failed
+    on it."""
+    stored = _without_recovery(json.loads(json.dumps(pipeline)))
+
+    def tried(trial: FrozenTrial) -> bool:
+        record = TrialRecord.of(trial)
+        return (trial.state == TrialState.COMPLETE or record.failed) and record.pipeline is not None
+
     return next(
-        (
-            t
-            for t in trials
-            if t.state == TrialState.COMPLETE
-            and _without_recovery(TrialRecord.of(t).pipeline) == _without_recovery(stored)
-        ),
+        (t for t in trials if tried(t) and _without_recovery(TrialRecord.of(t).pipeline) == stored),
         None,
     )
 
 
 def _take_over(trial: optuna.Trial, original: FrozenTrial) -> list[float]:
-    """``original``'s measurements, values and constraints, as ``trial``'s own."""
+    """``original``'s measurements, values and constraints, as ``trial``'s own; its failure,
+    if it failed."""
     record = TrialRecord.of(original)
+    if record.failed:
+        raise _failed(trial, record.fail_reason, duplicate_of=original.number)
     note(
         trial,
         duplicate_of=original.number,
@@ -155,7 +171,7 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
     if ladder is not None:
         pipeline = ladder.pipeline(0)
     note(trial, pipeline=pipeline.to_dict())
-    original = _measured_before(trials, pipeline.to_dict())
+    original = _tried_before(trials, pipeline.to_dict())
     if original is not None:
         return _take_over(trial, original)
     # Library warnings (ratios that round to nothing, clipped ranks) belong to the trial.
@@ -193,7 +209,7 @@ def run_trial(trial: optuna.Trial, context: SearchContext) -> list[float]:
                 best = best_rung(rungs)
                 pipeline = ladder.pipeline(best.steps)
                 note(trial, pipeline=pipeline.to_dict())
-        except (optuna.TrialPruned, TrialFailed):
+        except optuna.TrialPruned:  # TrialFailed among them
             raise
         except Exception as error:  # any failure of a sampled pipeline is that trial's result
             raise _failed(trial, typed_first_line(error)) from error

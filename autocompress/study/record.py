@@ -60,6 +60,12 @@ class TrialRecord:
         return cls(**values, errors=errors)
 
     @property
+    def failed(self) -> bool:
+        """Its pipeline could not be applied or measured (it ends PRUNED and infeasible, so
+        the sampler learns from it; studies stored before end FAIL)."""
+        return self.fail_reason is not None
+
+    @property
     def skipped(self) -> bool:
         """Never built or timed: its latency was only predicted."""
         return self.predicted_latency_ms is not None

@@ -23,7 +23,7 @@ from autocompress.study.config import StudyConfig, model_settings, with_task_obj
 from autocompress.study.context import SearchContext, context_of
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.lifecycle import open_study
-from autocompress.study.objective import TrialFailed, run_trial
+from autocompress.study.objective import run_trial
 from autocompress.study.pareto import feasible_front
 from autocompress.study.preflight import check_budget, check_model
 from autocompress.study.progress import Progress, TrialBar
@@ -195,7 +195,7 @@ def _loop(
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         record = TrialRecord.of(trial)
-        if trial.state == TrialState.FAIL and record.fail_reason is not None:
+        if record.failed:
             progress.say(f"trial {trial.number} failed: {record.fail_reason}")
         if not record.surplus:
             done_here.append(trial)
@@ -221,7 +221,6 @@ def _loop(
                 study.optimize(
                     lambda trial: run_trial(trial, context),
                     n_trials=1,
-                    catch=(TrialFailed,),
                     callbacks=[after_trial],
                 )
                 finished += 1

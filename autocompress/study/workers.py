@@ -108,20 +108,25 @@ def requeue_last_interrupted(study: optuna.Study) -> None:
         requeue(study, last)
 
 
+def _measured_or_failed(record: TrialRecord) -> bool:
+    """A PRUNED trial that did the study's work: skipped on a latency prediction, or failed."""
+    return record.skipped or record.failed
+
+
 def counted_trials(trials: Sequence[FrozenTrial], before: int | None = None) -> int:
     """Trials that count towards the study's total: finished (a duplicate of an earlier
     pipeline included), failed for a stated reason (a pipeline that cannot compress, a
     compression over the study's limit, an evaluation that returned NaN), skipped on a latency
     prediction, or running. So a study of N trials runs N, failures included, but for two
     kinds: interrupted ones (failed with no reason of their own) are retried, and surplus ones
-    (PRUNED: the total was reached while they started) did nothing."""
+    (PRUNED and marked: the total was reached while they started) did nothing."""
     return sum(
         1
         for t in trials
         if (before is None or t.number < before)
         and (
             t.state in (TrialState.COMPLETE, TrialState.RUNNING)
-            or (t.state == TrialState.FAIL and TrialRecord.of(t).fail_reason is not None)
-            or (t.state == TrialState.PRUNED and TrialRecord.of(t).skipped)
+            or (t.state == TrialState.FAIL and TrialRecord.of(t).failed)
+            or (t.state == TrialState.PRUNED and _measured_or_failed(TrialRecord.of(t)))
         )
     )

@@ -1,7 +1,8 @@
 """Low-rank factorisation (TensorLy): Tucker-2 and CP of convolutions, SVD of Linear layers.
 
 The decompositions are in ``factorize.py`` (VBMF's rank choice in ``vbmf.py``), the layer
-replacement in ``transform.py``, the search-space part in ``space.py``; registered here.
+replacement in ``transform.py``, the search-space part in ``space.py`` (within the time cap's
+limits, ``limits.py``); registered here.
 """
 
 from torch import nn
@@ -9,10 +10,11 @@ from torch import nn
 from autocompress.compression.names import Names
 from autocompress.compression.registry import Technique, register
 from autocompress.compression.tensorize import space
+from autocompress.compression.tensorize.limits import RankLimit, rank_limit, within
 from autocompress.compression.tensorize.step import TensorizeStep
 from autocompress.compression.tensorize.transform import factor_names, tensorize
 
-__all__ = ["factor_names", "tensorize"]
+__all__ = ["RankLimit", "factor_names", "rank_limit", "tensorize", "within"]
 
 
 def _check(names: Names, index: int, step: TensorizeStep) -> None:

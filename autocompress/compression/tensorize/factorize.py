@@ -9,6 +9,7 @@ layers with the same ranks over and over. The cache lives in ``$AUTOCOMPRESS_CAC
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -31,7 +32,9 @@ __all__ = [
     "cache_dir",
     "cp",
     "cp_rank_cap",
+    "cp_rank_within",
     "cp_seconds",
+    "cp_speed",
     "svd",
     "tucker2",
     "unfolding_ranks",
@@ -40,12 +43,14 @@ __all__ = [
 _CP_ITERATIONS = 200
 _TUCKER_ITERATIONS = 20
 
-# CP's cost, measured (parafac as below, one thread, random weights: no early convergence,
-# the shared 2-core development machine): 256x256x3x3 took 0.25 / 1.9 / 5.8 / 27 s at rank
-# 8 / 32 / 64 / 128, 64x64x3x3 0.02 / 0.11 / 0.31 / 1.2 s. Past the smallest ranks that is
-# about 3e-9 s x elements x rank^2 (2.0-3.2e-9 across those runs), so a ResNet-18 512x512x3x3
-# at 0.7 of its channels (rank 359) would take about 15 minutes.
-CP_SECONDS_PER_ELEMENT_RANK2 = 3e-9
+# CP's cost, measured (parafac as below, one thread, random weights: no early convergence) on
+# shapes from 64x64x3x3 to 256x128x64x1 at ranks 8 to 128: at most about elements x rank x
+# (1e-7 + 3.5e-9 x rank) seconds (the MTTKRP is linear in the rank, the normal equations
+# quadratic); most shapes took 0.3-1.3 times that. A machine's own speed scales it: the
+# reference CP below took _REFERENCE_S where these were fitted, and takes what it takes here
+# (cp_speed, timed once per machine and kept in the cache).
+_CP_LINEAR_S, _CP_QUADRATIC_S = 1e-7, 3.5e-9
+_REFERENCE_SHAPE, _REFERENCE_RANK, _REFERENCE_S = (64, 64, 3, 3), 32, 0.18
 CP_TIME_CAP_S = 20.0  # a CP estimated to take longer is refused (one trial's worth of waiting)
 CP_WALL_LIMIT_S = 3 * CP_TIME_CAP_S  # a CP that runs this long anyway (a loaded machine) stops
 
@@ -113,9 +118,53 @@ def _tucker2(weight: np.ndarray, ranks: tuple[int, int]):
     return (core.float().numpy(), out_factor.float().numpy(), in_factor.float().numpy(), error)
 
 
+def _time_reference_cp() -> float:
+    """Seconds of the reference CP here, the median of three (uncached, one thread)."""
+    weight = np.random.default_rng(0).standard_normal(_REFERENCE_SHAPE).astype(np.float32)
+    seconds = []
+    with torch_threads(1):
+        for _ in range(3):
+            started = time.perf_counter()
+            _cp(weight, _REFERENCE_RANK)
+            seconds.append(time.perf_counter() - started)
+    return sorted(seconds)[1]
+
+
+@cache
+def cp_speed() -> float:
+    """How much longer a CP takes on this machine than where the time model was fitted: the
+    reference CP timed once per machine (about half a second) and kept in the cache, so every
+    process here, a search's workers and a later export, estimates the same."""
+    path = cache_root() / "cp_speed.json"
+    try:
+        return float(json.loads(path.read_text())["factor"])
+    except (OSError, ValueError, KeyError, TypeError):
+        factor = _time_reference_cp() / _REFERENCE_S
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"factor": factor}))
+    except OSError:
+        pass  # a read-only cache: timed again by the next process
+    return factor
+
+
 def cp_seconds(shape: tuple[int, ...], rank: int) -> float:
-    """About how long :func:`cp` takes on a weight of ``shape`` at ``rank`` (see above)."""
-    return CP_SECONDS_PER_ELEMENT_RANK2 * math.prod(shape) * rank**2
+    """About how long :func:`cp` takes on a weight of ``shape`` at ``rank`` here (see above)."""
+    per_rank = _CP_LINEAR_S + _CP_QUADRATIC_S * rank
+    return cp_speed() * math.prod(shape) * rank * per_rank
+
+
+def cp_rank_within(shape: tuple[int, ...], seconds: float) -> int:
+    """The largest CP rank whose estimate (:func:`cp_seconds`) is within ``seconds``; 1 when
+    none is (a rank-1 CP is the cheapest there is)."""
+    budget = seconds / (cp_speed() * math.prod(shape))  # rank x (linear + quadratic x rank)
+    linear, quadratic = _CP_LINEAR_S, _CP_QUADRATIC_S
+    rank = int((-linear + math.sqrt(linear**2 + 4 * quadratic * budget)) / (2 * quadratic))
+    while cp_seconds(shape, rank + 1) <= seconds:  # the root's rounding, either way
+        rank += 1
+    while rank > 1 and cp_seconds(shape, rank) > seconds:
+        rank -= 1
+    return max(rank, 1)
 
 
 def cp_rank_cap(shape: tuple[int, ...]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import optuna
 
+from autocompress.compression.tensorize.limits import within
 from autocompress.compression.tensorize.step import TensorizeStep
 
 __all__ = ["FRACTION", "SKIP", "VBMF", "point_params", "suggest"]
@@ -48,11 +49,12 @@ def _ranks(trial: optuna.Trial, catalog, space) -> dict[str, float | str]:
 
 def suggest(trial: optuna.Trial, catalog, space, state) -> TensorizeStep | None:
     """A method and ranks for the layers the steps before left in place and the method can
-    factorise (``catalog.factors``: what its dry run left); later steps address the chosen
+    factorise (``catalog.factors``: what its dry run left), each rank within what the
+    method's time cap leaves (``catalog.rank_limits``); later steps address the chosen
     layers by their factors' names (``state.factored``)."""
     method = trial.suggest_categorical("tensorize.method", list(space.tensorize_methods))
     ranks = {
-        k: r
+        k: within(r, catalog.rank_limits.get((k, method)))
         for k, r in _ranks(trial, catalog, space).items()
         if state.present(k) and (k, method) in catalog.factors
     }

@@ -76,7 +76,7 @@ def _refuse_slow_cp(name: str, module: nn.Module, rank: int) -> None:
     shape = tuple(module.weight.shape)
     seconds = factorize.cp_seconds(shape, rank)
     if seconds > factorize.CP_TIME_CAP_S:
-        fits = math.isqrt(int(factorize.CP_TIME_CAP_S / factorize.cp_seconds(shape, 1)))
+        fits = factorize.cp_rank_within(shape, factorize.CP_TIME_CAP_S)
         raise PipelineError(
             f"CP of {name} at rank {rank} would take about {seconds:.0f} s (cap "
             f"{factorize.CP_TIME_CAP_S:.0f} s); use tucker or a rank of at most {fits}"
