@@ -39,19 +39,22 @@ def _unit_float(text: str) -> float:
     return value
 
 
-def _error_limits(text: str) -> dict[str, float]:
-    """``error=0.01`` or several, comma-separated: task error -> its largest increase."""
-    limits = {}
+def _error_limits(text: str) -> dict[str, float | str]:
+    """``error=0.01`` or several, comma-separated: task error -> its largest increase, a
+    number or a share of the uncompressed model's error (``error=10%``)."""
+    limits: dict[str, float | str] = {}
     for part in text.split(","):
         name, sign, value = part.partition("=")
+        value = value.strip()
         try:
-            limits[name.strip()] = float(value)
+            number = float(value.removesuffix("%"))
         except ValueError:
-            sign = ""
-        if not sign or not name.strip() or limits[name.strip()] < 0:
+            number = -1.0
+        if not sign or not name.strip() or number < 0:
             raise argparse.ArgumentTypeError(
-                f"{part!r}: expected ERROR=INCREASE, e.g. error=0.01 (an increase >= 0)"
+                f"{part!r}: expected ERROR=INCREASE, e.g. error=0.01 or error=10% (>= 0)"
             )
+        limits[name.strip()] = value if value.endswith("%") else number
     return limits
 
 

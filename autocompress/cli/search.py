@@ -120,8 +120,10 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def _first_line(config: StudyConfig) -> str:
     """What the study searches and the caps a point must keep to be feasible."""
+    from autocompress.study.config import cap_text
+
     budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
-    caps = ", ".join(f"{name} +{limit:g}" for name, limit in config.max_error_increase.items())
+    caps = ", ".join(f"{name} {cap_text(cap)}" for name, cap in config.max_error_increase.items())
     return (
         f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
         f"error caps {caps or 'none'}, sampler {config.sampler}, "

@@ -64,12 +64,19 @@ class ModelAdapter(Protocol):
         ...
 
 
-def default_caps(adapter: ModelAdapter) -> dict[str, float]:
-    """The accuracy caps a study of ``adapter``'s model has when it names none (an optional
-    member, ``default_error_increase``: objective -> largest rise over the uncompressed
-    model's error): a family that knows its task's scale sets them, so that a default study's
-    fastest point is still a model that works; others have none."""
-    return dict(getattr(adapter, "default_error_increase", {}))
+# Any task whose family states no caps: each error at most 10 % above the uncompressed model's.
+RELATIVE_DEFAULT_CAP = "10%"
+
+
+def default_caps(adapter: ModelAdapter) -> dict[str, float | str]:
+    """The accuracy caps a study of ``adapter``'s model has when it names none, so that its
+    fastest point is still a model that works: a family that knows its task's scale sets them
+    (an optional member, ``default_error_increase``: objective -> largest rise over the
+    uncompressed model's error); any other task's errors may each rise 10 % of their own."""
+    family = getattr(adapter, "default_error_increase", None)
+    if family is not None:
+        return dict(family)
+    return dict.fromkeys(adapter.objectives, RELATIVE_DEFAULT_CAP)
 
 
 @dataclass

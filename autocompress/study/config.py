@@ -23,10 +23,13 @@ from autocompress.spaces.config import SpaceConfig
 
 __all__ = [
     "MEASURED_OBJECTIVES",
+    "Cap",
     "DataConfig",
     "LatencyConfig",
     "RecoveryConfig",
     "StudyConfig",
+    "allowed_increase",
+    "cap_text",
     "current_definition",
     "model_settings",
     "with_task_objectives",
@@ -38,6 +41,37 @@ MEASURED_OBJECTIVES = ("latency", "size")
 # (``max_mae_increase: X`` is ``max_error_increase: {mae: X}``). Read from study files, the
 # command line's flag and stored definitions alike.
 LEGACY_ERROR_LIMITS = {"max_mae_increase": "mae"}
+
+# An error cap (``max_error_increase``) is a number, the largest rise over the uncompressed
+# model's error, or a share of that error, "10%": a task whose scale nobody stated (an error of
+# 0.001, say) gets a cap of its own scale.
+Cap = float | str
+
+
+def cap_share(cap: Cap) -> float | None:
+    """The share of the uncompressed model's error a cap such as "10%" allows; None for a
+    number; a ``UserError`` for any other text."""
+    if not isinstance(cap, str):
+        return None
+    number = cap.strip().removesuffix("%")
+    try:
+        share = float(number) / 100
+    except ValueError:
+        share = -1.0
+    if not cap.strip().endswith("%") or share < 0:
+        raise UserError(f"an error cap is a number >= 0 or a share such as '10%', got {cap!r}")
+    return share
+
+
+def allowed_increase(cap: Cap, baseline: float) -> float:
+    """How far above the uncompressed model's error ``baseline`` the cap lets an error rise."""
+    share = cap_share(cap)
+    return float(cap) if share is None else share * abs(baseline)
+
+
+def cap_text(cap: Cap) -> str:
+    """A cap as the first line and the export show it: "+0.05", or "+10%" of the baseline."""
+    return f"+{cap.strip()}" if cap_share(cap) is not None else f"+{cap:g}"
 
 
 @dataclass(frozen=True)
@@ -169,9 +203,10 @@ class StudyConfig:
     objectives: tuple[str, ...] | None = None
     budget_ms: float | None = None
     # Accuracy caps: a trial is feasible only when each named task error is at most this much
-    # above the baseline's (e.g. {"top1_error": 0.01}); {} none. None: the model family's
-    # default caps (RepNet's: MAE +0.05, OBO +0.1), so a study's fastest point still counts.
-    max_error_increase: dict[str, float] | None = None
+    # above the baseline's, a number ({"top1_error": 0.01}) or a share of it ({"error": "10%"});
+    # {} none. None: the model family's default caps (RepNet's: MAE +0.05, OBO +0.1; any other
+    # task's: each error +10 %), so a study's fastest point still counts.
+    max_error_increase: dict[str, Cap] | None = None
     sampler: str = "tpe"
     seed: int | None = 0
     trials: int = 200
@@ -220,7 +255,11 @@ class StudyConfig:
                 f"got {self.compression_limit_s}"
             )
         for name, limit in (self.max_error_increase or {}).items():
-            if limit < 0:
+            try:
+                share = cap_share(limit)
+            except UserError as error:
+                raise UserError(f"max_error_increase.{name}: {error}") from None
+            if share is None and not (isinstance(limit, int | float) and limit >= 0):
                 raise UserError(f"max_error_increase.{name} must be >= 0, got {limit}")
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
@@ -285,7 +324,7 @@ def current_definition(stored: dict) -> dict:
 def with_task_objectives(
     config: StudyConfig,
     task_objectives: tuple[str, ...],
-    default_caps: Mapping[str, float] | None = None,
+    default_caps: Mapping[str, Cap] | None = None,
 ) -> StudyConfig:
     """``config`` with its objectives and error limits checked against what the model's task
     reports; when the study names no objectives, all of them; when it names no caps, the

@@ -27,17 +27,19 @@ from autocompress.compression import Pipeline
 from autocompress.errors import UserError, first_line
 from autocompress.files import write_atomically
 from autocompress.inputs import Inputs
+from autocompress.study.config import cap_text
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.fastest import pick_fastest
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.pareto import feasible_front, pipeline_summary, test_cell
-from autocompress.study.record import TrialRecord, note_test_scores, test_scores
+from autocompress.study.record import TrialRecord, baseline_trial, note_test_scores, test_scores
 from autocompress.study.storage import writable_dir
 from autocompress.study.test_set import score_test_set
 
 __all__ = [
     "PICKS",
     "ExportResult",
+    "accuracy_given_up",
     "check_export_dir",
     "export_trial",
     "exportable_trial",
@@ -55,10 +57,12 @@ class ExportResult:
     trial_metrics: dict
     measured: dict
     test: dict | None = None  # its test-set scores (autocompress.study.test_set), if scored
+    given_up: str | None = None  # the accuracy it gives up against the uncompressed model
 
     def __str__(self) -> str:
         """The files written, and each metric as the trial measured it and again now."""
         lines = [f"trial {self.number}: {self.pipeline}"]
+        lines += [self.given_up] if self.given_up else []
         lines += [f"{name}: {path}" for name, path in self.artifacts.items()]
         lines += [f"{name}: not exported ({why})" for name, why in self.skipped.items()]
         lines += [f"metrics: {self.metrics_file}", f"{'':<16}{'trial':>10}{'re-measured':>13}"]
@@ -109,12 +113,28 @@ def pick_trial(study: optuna.Study, choice: str, context: SearchContext | None =
     return min(measured, key=value).number
 
 
+def accuracy_given_up(study: optuna.Study, record: TrialRecord) -> str | None:
+    """One line: each error of a trial (its ``record``) against the uncompressed model's, as
+    the search counted them; None for a study that scores no accuracy."""
+    baseline = baseline_trial(study)
+    errors = record.errors
+    reference = TrialRecord.of(baseline).errors if baseline else {}
+    shown = [
+        f"{name} {value:.4g} vs {reference[name]:.4g} ({value - reference[name]:+.3g})"
+        for name, value in errors.items()
+        if value is not None and reference.get(name) is not None
+    ]
+    if not shown:
+        return None
+    return f"against the uncompressed model it gives up: {', '.join(shown)}"
+
+
 def _no_feasible_point(study: optuna.Study) -> str:
     """One line: no point to pick, and the limits none of the finished trials keeps."""
     feasibility = Feasibility.of(study)
     finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     limits = [f"budget {feasibility.budget_ms:g} ms"] if feasibility.budget_ms else []
-    limits += [f"{name} +{cap:g}" for name, cap in feasibility.max_error_increase.items()]
+    limits += [f"{name} {cap_text(cap)}" for name, cap in feasibility.max_error_increase.items()]
     within = f" keeps within {', '.join(limits)}" if limits else " was fully scored"
     return (
         f"study {study.study_name!r} has no feasible point to export: none of its {finished} "
@@ -270,6 +290,7 @@ def export_trial(
         "trial_metrics": trial_metrics,
         "measured_after_export": measured,
         "test_set": test,
+        "given_up": accuracy_given_up(study, record),
         "files": {name: paths[name].name for name in written},
         "not_exported": skipped,
         "steps": [str(report) for report in reports],
@@ -297,4 +318,5 @@ def export_trial(
         trial_metrics,
         measured,
         summary["test_set"],
+        summary["given_up"],
     )

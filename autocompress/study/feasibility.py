@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from autocompress.study.config import MEASURED_OBJECTIVES
+from autocompress.study.config import MEASURED_OBJECTIVES, Cap, allowed_increase
 from autocompress.study.record import TrialRecord, baseline_trial
 from autocompress.study.storage import stored_config
 
@@ -27,7 +27,7 @@ class Feasibility:
     current limits: a budget changed on resume re-reads every trial already measured."""
 
     budget_ms: float | None = None
-    max_error_increase: Mapping[str, float] = field(default_factory=dict)
+    max_error_increase: Mapping[str, Cap] = field(default_factory=dict)
     baseline_errors: Mapping[str, float | None] = field(default_factory=dict)
     task_objectives: tuple[str, ...] = ()  # a trial the task did not score is infeasible
 
@@ -58,7 +58,10 @@ class Feasibility:
             excess["latency_over_budget_ms"] = latency_ms - self.budget_ms
         if errors is not None:
             for name, limit in self.max_error_increase.items():
-                excess[f"{name}_over_limit"] = errors[name] - (self.baseline_errors[name] + limit)
+                baseline = self.baseline_errors[name]
+                excess[f"{name}_over_limit"] = (
+                    errors[name] - baseline - allowed_increase(limit, baseline)
+                )
         return excess
 
     def __call__(self, trial: FrozenTrial) -> bool:

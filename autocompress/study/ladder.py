@@ -36,7 +36,7 @@ from torch import nn
 from autocompress.compression import Pipeline, apply, technique_of
 from autocompress.compression.steps import Step
 from autocompress.inputs import Inputs
-from autocompress.study.config import RecoveryConfig
+from autocompress.study.config import Cap, RecoveryConfig, allowed_increase
 from autocompress.study.record import TrialRecord
 from autocompress.study.screening import could_reach_front
 
@@ -158,7 +158,7 @@ def worth_climbing(
     front: Sequence[dict[str, float]],
     objectives: Sequence[str],
     baseline_errors: Mapping[str, float],
-    caps: Mapping[str, float],
+    caps: Mapping[str, Cap],
     recovery: RecoveryConfig,
 ) -> bool:
     """Whether a trial at the last of ``rungs`` (latency and size in ``point``) climbs to
@@ -173,7 +173,10 @@ def worth_climbing(
     for name, value in current.estimate.items():
         ratio = gain(trials, current.steps, next_steps, name)
         after[name] = min(value, baseline_errors[name]) if ratio is None else value * ratio
-    over_cap = any(after[name] > baseline_errors[name] + cap for name, cap in caps.items())
+    over_cap = any(
+        after[name] > baseline_errors[name] + allowed_increase(cap, baseline_errors[name])
+        for name, cap in caps.items()
+    )
     return not over_cap and could_reach_front({**point, **after}, front, objectives)
 
 
