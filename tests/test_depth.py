@@ -94,7 +94,7 @@ def test_a_study_searches_exports_and_summarises_depth(tmp_path, capsys):
     study_file = tmp_path / "depth.yaml"
     study_file.write_text(
         "name: depth\npreset: digits\ntrials: 6\nsampler: random\nwarm_start: false\n"
-        "latency: {warmup: 1, runs: 5}\nspace: {orders: [D, DQ]}\n"
+        "latency: {warmup: 1, runs: 5}\nspace: {orders: [D, DQ]}\nmax_error_increase: {}\n"
     )
     common = ["--run-dir", str(tmp_path / "runs"), "--study", "depth"]
     assert main(["search", "--config", str(study_file), *common, "--no-progress"]) == 0

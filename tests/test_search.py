@@ -255,7 +255,7 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(videos, tmp_path, monke
     monkeypatch.setattr(climb, "compress", failing_once)
     study = run_search(tiny_config(videos, "failing"), None, tmp_path, progress=False).study
     failed = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
-    assert len(failed) == 1 and failed[0].constraints == {"failed": 1.0}  # infeasible, for the sampler
+    assert len(failed) == 1 and failed[0].constraints == {"failed": 1.0}  # for the sampler
     assert failed[0].user_attrs["fail_reason"] == "RuntimeError: injected failure"
     assert len(_complete(study)) == 2 and counted_trials(study.trials) == 3
 

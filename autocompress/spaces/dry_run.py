@@ -49,37 +49,47 @@ class LeftOut:
         return f"{what} {self.name} ({self.reason})"
 
 
-def _failure(model: nn.Module, step: Step, sample: Inputs) -> str | None:
-    """Why ``step`` on a copy of ``model`` fails, or leaves a model that cannot run ``sample``;
-    None when it works."""
+# Raises when a compressed model cannot become the study's artifact (serialized, loaded, run).
+ShipCheck = Callable[[nn.Module, Inputs], None]
+
+
+def _failure(model: nn.Module, step: Step, sample: Inputs, ships: ShipCheck | None) -> str | None:
+    """Why ``step`` on a copy of ``model`` fails, or leaves a model that cannot run ``sample``
+    or (``ships``) be shipped; None when it works."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a rounding note is not a failure
             changed = apply(copy.deepcopy(model), step, sample).model
             with torch.no_grad():
                 changed.eval()(*sample)
+            if ships is not None:
+                ships(changed, sample)
     except Exception as error:  # whatever the step or the model raises leaves the choice out
         return first_line(error)
     return None
 
 
 def _failures(
-    model: nn.Module, names: Sequence[str], step_of: Callable[[list[str]], Step], sample: Inputs
+    model: nn.Module,
+    names: Sequence[str],
+    step_of: Callable[[list[str]], Step],
+    sample: Inputs,
+    ships: ShipCheck | None,
 ) -> dict[str, str]:
     """The names whose step fails, by bisection: all at once first, so a model where every
     name takes its step costs one try (one dependency graph, one forward), not one per name.
     A failure that only a combination shows (both halves pass alone) is not attributed."""
     if not names:
         return {}
-    reason = _failure(model, step_of(list(names)), sample)
+    reason = _failure(model, step_of(list(names)), sample, ships)
     if reason is None:
         return {}
     if len(names) == 1:
         return {names[0]: reason}
     half = len(names) // 2
     return {
-        **_failures(model, names[:half], step_of, sample),
-        **_failures(model, names[half:], step_of, sample),
+        **_failures(model, names[:half], step_of, sample, ships),
+        **_failures(model, names[half:], step_of, sample, ships),
     }
 
 
@@ -89,11 +99,17 @@ def _searched(space: SpaceConfig, kind: str) -> bool:
 
 
 def dry_run(
-    model: nn.Module, catalog: Any, calibration: Inputs, space: SpaceConfig
+    model: nn.Module,
+    catalog: Any,
+    calibration: Inputs,
+    space: SpaceConfig,
+    ships: ShipCheck | None = None,
 ) -> tuple[LeftOut, ...]:
     """What of ``catalog`` (a LayerCatalog, read by attribute: catalog.py imports this
     module) cannot take its step on ``model``, each with the reason, in the catalog's order;
-    techniques ``space``'s orders never use are not tried."""
+    techniques ``space``'s orders never use are not tried. With ``ships``, a choice whose
+    model the study's artifact format cannot take (FX's int8 of some layers does not
+    script, for one) is left out too."""
     sample = rows(calibration, 0, 1)
     tries: list[tuple[str, Sequence[str], Callable[[list[str]], Step]]] = []
     if _searched(space, "prune"):
@@ -127,7 +143,7 @@ def dry_run(
     return too_slow + tuple(
         LeftOut(kind, name, reason)
         for kind, names, step_of in tries
-        for name, reason in _failures(model, names, step_of, sample).items()
+        for name, reason in _failures(model, names, step_of, sample, ships).items()
     )
 
 

@@ -99,13 +99,20 @@ def _left_out(
     catalog: LayerCatalog,
     calibration: Inputs,
     space: SpaceConfig,
+    artifact: str,
 ) -> tuple[LeftOut, ...]:
-    """What the model cannot take (the dry run), found by the first worker, then stored, and
-    said once."""
+    """What the model cannot take (the dry run: each choice applied, run, and shipped as the
+    study's ``artifact``), found by the first worker, then stored, and said once."""
+    artifact_format = ARTIFACT_FORMATS[artifact]
+
+    def ships(compressed: nn.Module, sample: Inputs) -> None:
+        with torch.no_grad():
+            artifact_format.load(artifact_format.serialize(compressed, sample))(*sample)
+
     stored = study.user_attrs.get("left_out")
     if stored is not None:
         return tuple(LeftOut(**item) for item in json.loads(stored))
-    left_out = dry_run(model, catalog, calibration, space)
+    left_out = dry_run(model, catalog, calibration, space, ships)
     study.set_user_attr("left_out", json.dumps([dataclasses.asdict(i) for i in left_out]))
     if left_out:
         logging.getLogger(__name__).info("%s", summary(left_out))
@@ -201,7 +208,7 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
     backend = chosen or config.quantize_backend
     try:
         catalog = LayerCatalog.of(model, config.space, {}, backend, calibration)
-        left_out = _left_out(study, model, catalog, calibration, config.space)
+        left_out = _left_out(study, model, catalog, calibration, config.space, config.artifact)
         catalog = catalog.without(left_out)
     except ValueError as error:
         raise UserError(str(error)) from error
