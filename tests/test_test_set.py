@@ -19,6 +19,7 @@ from autocompress.data.synthetic.photos import PHOTOS
 from autocompress.models.repnet.adapter import RepNetAdapter
 from autocompress.study.config import DataConfig, StudyConfig
 from autocompress.study.context import build_context
+from autocompress.study.pareto import paired_cell, paired_difference
 from autocompress.study.test_set import score_test_set
 
 TINY = SynthStyle(size=(48, 32), fps=10, frames=(24, 48), periods=(3.0, 8.0))
@@ -113,6 +114,7 @@ class Items:
 def test_a_test_score_is_the_mean_with_a_student_t_interval():
     scores = score_test_set(Items([0.0, 1.0, 0.0, 1.0]), nn.Identity())
     half = stats.t.ppf(0.975, 3) * np.std([0, 1, 0, 1], ddof=1) / 2
+    assert scores.pop("item_errors") == [[0.0], [1.0], [0.0], [1.0]]
     assert scores == {"items": 4, "errors": {"error": 0.5}, "ci95": {"error": pytest.approx(half)}}
     assert score_test_set(Items([0.3]), nn.Identity())["ci95"] == {"error": None}
 
@@ -137,5 +139,23 @@ def test_the_python_api_counts_the_front_on_its_test_task_only_afterwards(tmp_pa
     assert all(row.test["errors"] == {"error": pytest.approx(0.55)} for row in table.rows)
     shown = str(table)
     assert "test error" in shown and "0.550±" in shown and "4 held-out items" in shown
+    assert "paired error" in shown and "+0.000±0.000" in shown  # the items score any model alike
     exported = autocompress.export(result, "fastest", tmp_path / "out")
     assert "test error" in str(exported) and exported.test["items"] == 4
+    assert "paired +0.000±0.000" in str(exported)
+
+
+def _scores(per_item: list[float]) -> dict:
+    return {"items": len(per_item), "errors": {"mae": sum(per_item) / len(per_item)},
+            "item_errors": [[e] for e in per_item]}  # fmt: skip
+
+
+def test_the_paired_difference_cancels_what_the_items_share():
+    hardness = [0.05, 0.9, 0.3, 0.6, 0.1, 0.75, 0.2, 0.45]  # a hard video is hard for both
+    compressed = [h + 0.05 + 0.01 * (-1) ** i for i, h in enumerate(hardness)]
+    mean, half = paired_difference(_scores(compressed), _scores(hardness), "mae")
+    assert mean == pytest.approx(0.05) and half < 0.02  # each model's own interval is ~0.25
+    assert paired_cell(_scores(compressed), _scores(hardness), "mae").startswith("+0.050±0.0")
+    old = {"items": 8, "errors": {"mae": 0.4}}  # scored before per-item errors were kept
+    assert paired_difference(old, _scores(hardness), "mae") is None
+    assert paired_cell(old, _scores(hardness), "mae") == "-"

@@ -31,7 +31,13 @@ from autocompress.study.config import cap_text
 from autocompress.study.context import SearchContext, compress
 from autocompress.study.fastest import pick_fastest
 from autocompress.study.feasibility import Feasibility
-from autocompress.study.pareto import feasible_front, pipeline_summary, test_cell
+from autocompress.study.pareto import (
+    feasible_front,
+    paired_cell,
+    paired_difference,
+    pipeline_summary,
+    test_cell,
+)
 from autocompress.study.record import TrialRecord, baseline_trial, note_test_scores, test_scores
 from autocompress.study.storage import writable_dir
 from autocompress.study.test_set import score_test_set
@@ -58,6 +64,7 @@ class ExportResult:
     measured: dict
     test: dict | None = None  # its test-set scores (autocompress.study.test_set), if scored
     given_up: str | None = None  # the accuracy it gives up against the uncompressed model
+    baseline_test: dict | None = None  # the uncompressed model's test-set scores, to pair with
 
     def __str__(self) -> str:
         """The files written, and each metric as the trial measured it and again now."""
@@ -72,9 +79,16 @@ class ExportResult:
             ]
             lines.append(f"{key:<16}{shown[0]:>10}{shown[1]:>13}")
         for name in self.test["errors"] if self.test else ():
-            lines.append(f"test {name:<11}{test_cell(self.test, name):>23}")
+            paired = paired_cell(self.test, self.baseline_test, name)
+            lines.append(
+                f"test {name:<11}{test_cell(self.test, name):>23}   paired {paired} against "
+                "the uncompressed model"
+            )
         if self.test:
-            lines.append(f"(test: {self.test['items']} held-out items, ± a 95 % t-interval)")
+            lines.append(
+                f"(test: {self.test['items']} held-out items, ± a 95 % t-interval; paired: "
+                "item by item)"
+            )
         return "\n".join(lines)
 
 
@@ -280,6 +294,12 @@ def export_trial(
         **{name: (metrics.errors or {}).get(name) for name in context.adapter.objectives},
     }
     test = _test_score(study, number, context, model)
+    baseline = baseline_trial(study)
+    baseline_test = (
+        _test_score(study, baseline.number, context, context.model)
+        if test is not None and baseline is not None
+        else None
+    )
     stored = {**dataclasses.asdict(record), **record.errors}
     trial_metrics = {k: stored.get(k) for k in measured}
     summary = {
@@ -290,6 +310,10 @@ def export_trial(
         "trial_metrics": trial_metrics,
         "measured_after_export": measured,
         "test_set": test,
+        "test_paired": {  # its test errors minus the uncompressed model's, item by item
+            name: paired_difference(test, baseline_test, name)
+            for name in (test or {"errors": {}})["errors"]
+        },
         "given_up": accuracy_given_up(study, record),
         "files": {name: paths[name].name for name in written},
         "not_exported": skipped,
@@ -319,4 +343,5 @@ def export_trial(
         measured,
         summary["test_set"],
         summary["given_up"],
+        baseline_test,
     )

@@ -25,8 +25,10 @@ __all__ = ["fill_test_scores", "score_test_set"]
 
 def score_test_set(task: Task, model: nn.Module) -> dict:
     """``model``'s errors on every item of ``task``: ``{"items": n, "errors": {name: mean},
-    "ci95": {name: half-width}}``, the half-width of a Student-t 95 % interval of the mean over
-    items (None for a task of one item, which has no spread to estimate)."""
+    "ci95": {name: half-width}, "item_errors": [[error per objective] per item]}``, the
+    half-width of a Student-t 95 % interval of the mean over items (None for a task of one
+    item, which has no spread to estimate); the items' own errors pair a compressed model with
+    the uncompressed one, item by item (``pareto.paired_cell``)."""
     errors = np.asarray(task.item_errors(model, 0, task.item_count()), dtype=np.float64)
     items = len(errors)
     if items > 1:
@@ -38,6 +40,7 @@ def score_test_set(task: Task, model: nn.Module) -> dict:
         "items": items,
         "errors": {name: float(errors[:, i].mean()) for i, name in enumerate(task.objectives)},
         "ci95": dict(zip(task.objectives, width, strict=True)),
+        "item_errors": errors.tolist(),
     }
 
 
