@@ -152,27 +152,32 @@ def _capped_conv_model() -> nn.Module:
 
 
 @pytest.mark.parametrize("layout", ["compact", "per_layer"])
-def test_the_space_samples_only_cp_ranks_within_the_time_cap(monkeypatch, layout):
+def test_the_space_samples_only_cp_steps_within_the_time_cap(monkeypatch, layout):
     model = _capped_conv_model()
-    cap = factorize.cp_seconds((128, 64, 16, 1), 20)  # rank 20 of the second conv
+    cap = factorize.cp_seconds((128, 64, 16, 1), 20)  # rank 20 of the second conv, alone
     monkeypatch.setattr(factorize, "CP_TIME_CAP_S", cap)
     space = SpaceConfig(orders=("T",), tensorize_methods=("cp",), layout=layout)
     catalog = LayerCatalog.of(model, space, {})
-    limit = catalog.rank_limits["2", "cp"]
-    assert limit.rank == 20 and limit.fraction < space.rank_fraction[1]
+    assert set(catalog.cp_layers) == {name for name, method in catalog.factors}
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    ranks = []
+    alone = []
     for _ in range(40):
         trial = study.ask()
         (step,) = suggest_pipeline(trial, catalog, space).steps or (None,)
+        seconds = 0.0
         for layer, rank in (step.ranks if step else {}).items():
             module = model.get_submodule(layer)
             (resolved,) = resolve_rank(module, rank, "cp")
-            assert factorize.cp_seconds(tuple(module.weight.shape), resolved) <= cap
-            ranks.append(resolved)
+            seconds += factorize.cp_seconds(tuple(module.weight.shape), resolved)
+            if step.ranks.keys() == {"2"}:
+                alone.append(resolved)
+        assert seconds <= cap * (1 + 1e-9)  # the whole step within the cap
         study.tell(trial, 0.0)
-    assert limit.rank in ranks  # the cap bounds the samples, it does not leave the layer out
-    apply(model, TensorizeStep({"2": limit.fraction}, method="cp"))  # the step takes it
+    assert 20 in alone  # the cap bounds the samples, it does not leave the layer out
+    apply(model, TensorizeStep({"2": 20}, method="cp"))  # the step takes it
+    twins = nn.Sequential(nn.Conv2d(64, 128, (16, 1)), nn.ReLU(), nn.Conv2d(128, 64, (16, 1)))
+    with pytest.raises(PipelineError, match=r"CP of 2 layers would take about \d+ s together"):
+        apply(twins, TensorizeStep({"0": 20, "2": 20}, method="cp"))  # each alone would fit
 
 
 def test_a_factorisation_whose_cap_leaves_no_sampled_rank_is_left_out(monkeypatch):

@@ -14,7 +14,7 @@ from autocompress.compression import (
     techniques,
 )
 from autocompress.compression.quantization import quantization_backend
-from autocompress.compression.tensorize import RankLimit, factor_names, rank_limit
+from autocompress.compression.tensorize import CpLayer, cp_layer, factor_names
 from autocompress.inputs import Inputs, as_inputs
 from autocompress.spaces.config import SpaceConfig
 from autocompress.spaces.dry_run import LeftOut
@@ -36,8 +36,8 @@ class LayerCatalog:
     # Technique kind -> what the model offers it, for techniques that say (Technique.offers)
     offers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     left_out: tuple[LeftOut, ...] = ()  # what a dry run found cannot take its step (dry_run)
-    # (layer, method) -> the largest rank its time cap leaves; absent: no cap (rank_limit)
-    rank_limits: dict[tuple[str, str], RankLimit] = field(default_factory=dict)
+    # Layers CP's time cap applies to, as its estimate sees them (compression.tensorize.limits)
+    cp_layers: dict[str, CpLayer] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -65,9 +65,10 @@ class LayerCatalog:
             for layer in decomposable
             for method in space.tensorize_methods
         }
-        limits = {
-            (layer, method): rank_limit(model.get_submodule(layer), method, space.allow_vbmf)
+        cp_layers = {
+            layer: cp_layer(model.get_submodule(layer), space.allow_vbmf)
             for layer, method in factors
+            if method == "cp"
         }
         sizes = {
             name: sum(p.numel() for p in model.get_submodule(name).parameters())
@@ -85,7 +86,7 @@ class LayerCatalog:
             factors=factors,
             quantize_backend=quantize_backend,
             largest_first=tuple(sorted(decomposable, key=lambda name: -sizes[name])),
-            rank_limits={key: limit for key, limit in limits.items() if limit is not None},
+            cp_layers={name: layer for name, layer in cp_layers.items() if layer is not None},
             offers={
                 technique.kind: technique.offers(model, inputs)
                 for technique in techniques()

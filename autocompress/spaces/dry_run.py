@@ -24,7 +24,7 @@ from autocompress.compression import PruneStep, TensorizeStep, apply
 from autocompress.compression.quantization.space import step_for
 from autocompress.compression.registry import technique_named
 from autocompress.compression.steps import Step
-from autocompress.compression.tensorize import RankLimit, factorize, within
+from autocompress.compression.tensorize import CpLayer, factorize, rank_limit, within_cap
 from autocompress.errors import first_line
 from autocompress.inputs import Inputs, rows
 from autocompress.spaces.config import SpaceConfig
@@ -118,16 +118,15 @@ def dry_run(
             return PruneStep(dict.fromkeys(groups, PRUNE_RATIO), round_to=space.prune_round_to)
 
         tries.append(("prune", catalog.prune_groups, prune))
-    too_slow = _too_slow(catalog.rank_limits, space) if _searched(space, "tensorize") else ()
+    too_slow = _too_slow(catalog.cp_layers, space) if _searched(space, "tensorize") else ()
     if _searched(space, "tensorize"):
         slow = {(item.name, item.step) for item in too_slow}
         for method in dict.fromkeys(method for _, method in catalog.factors):
 
             def tensorize(layers: list[str], method: str = method) -> Step:
-                ranks = {
-                    layer: within(RANK_FRACTION, catalog.rank_limits.get((layer, method)))
-                    for layer in layers
-                }
+                ranks = dict.fromkeys(layers, RANK_FRACTION)
+                if method == "cp":
+                    ranks = within_cap(ranks, catalog.cp_layers)
                 return TensorizeStep(ranks, method=method)
 
             layers = [
@@ -147,18 +146,19 @@ def dry_run(
     )
 
 
-def _too_slow(limits: dict[tuple[str, str], RankLimit], space: SpaceConfig) -> tuple[LeftOut, ...]:
-    """The factorisations whose time cap leaves no rank the space samples (its lowest rank
-    fraction would already take too long)."""
+def _too_slow(layers: dict[str, CpLayer], space: SpaceConfig) -> tuple[LeftOut, ...]:
+    """The layers whose CP the time cap leaves at no rank the space samples: even alone in
+    its step, the space's lowest rank fraction would take too long."""
     low = space.rank_fraction[0]
+    limits = {name: rank_limit(layer, factorize.CP_TIME_CAP_S) for name, layer in layers.items()}
     return tuple(
         LeftOut(
-            method,
-            layer,
+            "cp",
+            name,
             f"above rank {limit.rank} it would take over {factorize.CP_TIME_CAP_S:.0f} s, "
             f"under the space's lowest rank fraction {low:g}",
         )
-        for (layer, method), limit in limits.items()
+        for name, limit in limits.items()
         if limit.fraction < low
     )
 

@@ -10,11 +10,11 @@ from torch import nn
 from autocompress.compression.names import Names
 from autocompress.compression.registry import Technique, register
 from autocompress.compression.tensorize import space
-from autocompress.compression.tensorize.limits import RankLimit, rank_limit, within
+from autocompress.compression.tensorize.limits import CpLayer, cp_layer, rank_limit, within_cap
 from autocompress.compression.tensorize.step import TensorizeStep
 from autocompress.compression.tensorize.transform import factor_names, tensorize
 
-__all__ = ["RankLimit", "factor_names", "rank_limit", "tensorize", "within"]
+__all__ = ["CpLayer", "cp_layer", "factor_names", "rank_limit", "tensorize", "within_cap"]
 
 
 def _check(names: Names, index: int, step: TensorizeStep) -> None:

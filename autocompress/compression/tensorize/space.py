@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import optuna
 
-from autocompress.compression.tensorize.limits import within
+from autocompress.compression.tensorize.limits import within_cap
 from autocompress.compression.tensorize.step import TensorizeStep
 
 __all__ = ["FRACTION", "SKIP", "VBMF", "point_params", "suggest"]
@@ -49,15 +49,17 @@ def _ranks(trial: optuna.Trial, catalog, space) -> dict[str, float | str]:
 
 def suggest(trial: optuna.Trial, catalog, space, state) -> TensorizeStep | None:
     """A method and ranks for the layers the steps before left in place and the method can
-    factorise (``catalog.factors``: what its dry run left), each rank within what the
-    method's time cap leaves (``catalog.rank_limits``); later steps address the chosen
+    factorise (``catalog.factors``: what its dry run left), a CP step's ranks within what
+    its time cap leaves (``catalog.cp_layers``, limits.py); later steps address the chosen
     layers by their factors' names (``state.factored``)."""
     method = trial.suggest_categorical("tensorize.method", list(space.tensorize_methods))
     ranks = {
-        k: within(r, catalog.rank_limits.get((k, method)))
+        k: r
         for k, r in _ranks(trial, catalog, space).items()
         if state.present(k) and (k, method) in catalog.factors
     }
+    if method == "cp":
+        ranks = within_cap(ranks, catalog.cp_layers)
     if not ranks:
         return None
     state.factored = {layer: catalog.factors[layer, method] for layer in ranks}

@@ -70,17 +70,28 @@ def resolve_rank(module: nn.Module, rank: Rank, method: str) -> tuple[int, ...]:
     return (min(chosen, factorize.cp_rank_cap(weight.shape)),)
 
 
-def _refuse_slow_cp(name: str, module: nn.Module, rank: int) -> None:
-    """The time cap: a CP estimated to take longer than ``CP_TIME_CAP_S`` is refused before
-    it starts, naming the largest rank that fits."""
-    shape = tuple(module.weight.shape)
-    seconds = factorize.cp_seconds(shape, rank)
-    if seconds > factorize.CP_TIME_CAP_S:
-        fits = factorize.cp_rank_within(shape, factorize.CP_TIME_CAP_S)
+def _refuse_slow_cp(layers: dict[str, tuple[tuple[int, ...], int]]) -> None:
+    """The time cap: a step whose CPs (``layers``: name -> weight shape and rank) together are
+    estimated to take longer than ``CP_TIME_CAP_S`` is refused before any starts, naming its
+    slowest layer and the largest rank that layer could take alone."""
+    seconds = {name: factorize.cp_seconds(*shape_rank) for name, shape_rank in layers.items()}
+    total = sum(seconds.values())
+    if total <= factorize.CP_TIME_CAP_S:
+        return
+    name = max(seconds, key=seconds.__getitem__)
+    shape, rank = layers[name]
+    fits = factorize.cp_rank_within(shape, factorize.CP_TIME_CAP_S)
+    cap = f"cap {factorize.CP_TIME_CAP_S:.0f} s"
+    if len(layers) == 1:
         raise PipelineError(
-            f"CP of {name} at rank {rank} would take about {seconds:.0f} s (cap "
-            f"{factorize.CP_TIME_CAP_S:.0f} s); use tucker or a rank of at most {fits}"
+            f"CP of {name} at rank {rank} would take about {total:.0f} s ({cap}); use tucker "
+            f"or a rank of at most {fits}"
         )
+    raise PipelineError(
+        f"CP of {len(layers)} layers would take about {total:.0f} s together ({cap}), "
+        f"{seconds[name]:.0f} s of it {name} at rank {rank}; use tucker, fewer layers or lower "
+        "ranks"
+    )
 
 
 def _conv(dims: int, in_ch: int, out_ch: int, weight: np.ndarray, **options) -> nn.Module:
@@ -184,8 +195,13 @@ def tensorize(model: nn.Module, step: TensorizeStep, calibration: object = None)
         module = model.get_submodule(name)
         method = _method(module, step.method)
         resolved[name] = module, method, resolve_rank(module, rank_spec, step.method)
-        if method == "cp":
-            _refuse_slow_cp(name, module, *resolved[name][2])
+    _refuse_slow_cp(
+        {
+            name: (tuple(module.weight.shape), ranks[0])
+            for name, (module, method, ranks) in resolved.items()
+            if method == "cp"
+        }
+    )
     layers, notes = [], []
     for name, (module, method, ranks) in resolved.items():
         replacement, error = _BUILDERS[method](module, ranks)
