@@ -59,8 +59,8 @@ from autocompress.study.study_files import resolve_study_config
 
 NEAR_MAE = 0.10  # "near the baseline": a paired test MAE increase at most this (2x the cap)
 SIGNALS = {  # the selection-time signals, by the key their per-trial value is kept under
-    "fid_selection": "fidelity, selection clips",
-    "fid_many": "fidelity, {many} clips",
+    "fid_selection": "fidelity on the selection clips",
+    "fid_many": "fidelity on {many} clips",
     "sel_mae": "selection MAE increase",
     "sel_obo": "selection OBO increase",
 }
@@ -215,7 +215,7 @@ def summary_lines(rows: dict, measured: dict, labels: dict, seconds_of: dict) ->
     near = [n for n in numbers if rows[n]["test_mae"][0] <= NEAR_MAE]
     compressed = [n for n in numbers if not measured[n]["baseline"]]
     rng = np.random.default_rng(0)
-    correlations = {}
+    correlations, spreads, seconds_by = {}, {}, {}
     lines = [
         "| signal | median ± (95 %) | ± ÷ spread between trials, all / near | median seconds "
         "a trial | rho with test ΔMAE, all | rho with test ΔOBO, all | rho with test ΔMAE, "
@@ -240,12 +240,13 @@ def summary_lines(rows: dict, measured: dict, labels: dict, seconds_of: dict) ->
                 correlations[key, target, subset is near] = rho
                 cells.append(f"{rho[0]:+.2f} [{rho[1]:+.2f}, {rho[2]:+.2f}]")
         seconds = np.median([measured[n]["seconds"][seconds_of[key]] for n in compressed])
+        spreads[key], seconds_by[key] = spread, float(seconds)
         lines.append(
             f"| {label} | ±{width:.3f} | {spread[0]:.2f} / {spread[1]:.2f} | {seconds:.1f} | "
             + " | ".join(cells)
             + " |"
         )
-    return lines, correlations, near
+    return lines, correlations, near, spreads, seconds_by
 
 
 def rank_misses(rows: dict, key: str, target: str, count: int = 3) -> list[tuple[int, float]]:
@@ -257,42 +258,95 @@ def rank_misses(rows: dict, key: str, target: str, count: int = 3) -> list[tuple
     return [(n, float(g)) for n, g in gaps[:count]]
 
 
-def reading(correlations: dict, rows: dict, labels: dict, near: list) -> list[str]:
+def rho_difference(
+    rows: dict, subset: list, better: str, other: str, target: str, rng: np.random.Generator
+) -> tuple[float, float, float]:
+    """rho(``better``) - rho(``other``) with ``target`` over ``subset``, and a 95 % paired
+    bootstrap interval (the same 2,000 resamples of the trials for both)."""
+    x, z, y = (np.array([rows[n][k][0] for n in subset]) for k in (better, other, target))
+
+    def difference(pick: np.ndarray) -> float:
+        return (
+            stats.spearmanr(x[pick], y[pick]).statistic
+            - stats.spearmanr(z[pick], y[pick]).statistic
+        )
+
+    everything = np.arange(len(subset))
+    draws = []
+    for _ in range(2000):
+        pick = rng.integers(0, len(subset), len(subset))
+        if min(np.ptp(x[pick]), np.ptp(z[pick]), np.ptp(y[pick])) > 0:
+            draws.append(difference(pick))
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return float(difference(everything)), float(low), float(high)
+
+
+def reading(
+    correlations: dict, rows: dict, labels: dict, near: list, spreads: dict, seconds: dict
+) -> list[str]:
     """What the numbers say, in sentences built from them."""
 
     def rho(key: str, target: str, near_only: bool) -> str:
         value, low, high = correlations[key, target, near_only]
         return f"rho {value:+.2f} [{low:+.2f}, {high:+.2f}]"
 
-    lines = []
-    for near_only, scope in ((False, f"all {len(rows)} trials"), (True, f"the {len(near)} "
-                             f"trials within +{NEAR_MAE} test MAE")):  # fmt: skip
+    rng = np.random.default_rng(1)
+    lines: list[str] = []
+    shown = {True: 0, False: 0}
+    scopes = (
+        (False, sorted(rows), f"all {len(rows)} trials"),
+        (True, near, f"the {len(near)} trials within +{NEAR_MAE} test MAE"),
+    )
+    for near_only, subset, scope in scopes:
         if ("fid_many", "test_mae", near_only) not in correlations:
             continue
         for target, what in (("test_mae", "MAE"), ("test_obo", "OBO")):
             best = max(labels, key=lambda k: correlations[k, target, near_only][0])
-            fid = correlations["fid_many", target, near_only][0]
-            sel = correlations["sel_mae", target, near_only][0]
-            verdict = (
-                "supports the hypothesis (fidelity ranks better than the selection MAE)"
-                if fid > sel
-                else "does NOT support the hypothesis (the selection MAE ranks as well or better)"
-            )
+            verdicts = []
+            for fid in ("fid_many", "fid_selection"):
+                diff, low, high = rho_difference(rows, subset, fid, "sel_mae", target, rng)
+                shown[low > 0] += 1
+                said = "better" if low > 0 else "WORSE" if high < 0 else "neither shown"
+                verdicts.append(f"{labels[fid]} {diff:+.2f} [{low:+.2f}, {high:+.2f}], {said}")
             lines.append(
                 f"- Over {scope}, against the paired test {what} increase: "
                 f"{labels['fid_many']} {rho('fid_many', target, near_only)}, "
                 f"{labels['fid_selection']} {rho('fid_selection', target, near_only)}, "
                 f"selection MAE increase {rho('sel_mae', target, near_only)}, selection OBO "
-                f"increase {rho('sel_obo', target, near_only)}. Best: {labels[best]}. This "
-                f"{verdict}."
+                f"increase {rho('sel_obo', target, near_only)}; highest: {labels[best]}. Rho "
+                "less the selection MAE increase's (paired bootstrap): " + "; ".join(verdicts) + "."
             )
+    lines.insert(
+        0,
+        "- The hypothesis (fidelity ranks the trials like their test-set increase better than "
+        f"the selection MAE increase does) is shown at 95 % in {shown[True]} of the "
+        f"{sum(shown.values())} comparisons below"
+        + (
+            " and NOT shown in the others: there the rho differences' intervals include 0."
+            if shown[False]
+            else "."
+        ),
+    )
+    lines.append(
+        "- Interval over the spread between trials (smaller tells trials apart better), all "
+        "trials / near the baseline: "
+        + ", ".join(f"{labels[k]} {spreads[k][0]:.2f} / {spreads[k][1]:.2f}" for k in labels)
+        + f"; the test set's own MAE increase {spreads['test_mae'][0]:.2f} / "
+        f"{spreads['test_mae'][1]:.2f}. Near the baseline the interval is as wide as the "
+        "spread between the trials or wider (>= 1) for "
+        + (", ".join(labels[k] for k in labels if spreads[k][1] >= 1) or "no signal")
+        + ". Median seconds a trial: "
+        + ", ".join(f"{labels[k]} {seconds[k]:.1f}" for k in labels)
+        + " (the selection counts give MAE and OBO together; the test set "
+        f"{seconds['test_mae']:.1f})."
+    )
     misses = rank_misses(rows, "fid_many", "test_mae")
     lines.append(
-        f"- Trials {labels['fid_many']} ranks furthest from their test MAE increase (rank "
-        "by fidelity less rank by test ΔMAE, of "
-        f"{len(rows)}): "
+        f"- Ranked furthest from the test MAE increase (rank by the signal less rank by test "
+        f"ΔMAE, of {len(rows)}; positive: the signal says worse than the test set): by "
+        f"{labels['fid_many']}, "
         + ", ".join(f"trial {n} ({g:+g})" for n, g in misses)
-        + "; by the selection MAE increase: "
+        + "; by the selection MAE increase, "
         + ", ".join(f"trial {n} ({g:+g})" for n, g in rank_misses(rows, "sel_mae", "test_mae"))
         + "."
     )
@@ -370,17 +424,24 @@ def main() -> None:
         "test_mae": "test",
         "test_obo": "test",
     }
-    summary, correlations, near = summary_lines(rows, measured, labels, seconds_of)
+    summary, correlations, near, spreads, seconds = summary_lines(
+        rows, measured, labels, seconds_of
+    )
     loads = [v["load"] for v in measured.values()]
     dates = sorted(v["measured"] for v in measured.values())
-    rebuilt = [
-        n
-        for n, v in measured.items()
-        if v["stored_errors"].get("mae") is not None
-        and abs(rows[n]["mae"][0] - v["stored_errors"]["mae"]) < 1e-9
-        and abs(rows[n]["obo"][0] - v["stored_errors"]["obo"]) < 1e-9
-    ]
     stored = [n for n, v in measured.items() if v["stored_errors"].get("mae") is not None]
+    differ = [
+        n
+        for n in stored
+        if abs(rows[n]["mae"][0] - measured[n]["stored_errors"]["mae"]) > 1e-9
+        or abs(rows[n]["obo"][0] - measured[n]["stored_errors"]["obo"]) > 1e-9
+    ]
+    differences = ", ".join(
+        f"trial {n}: stored MAE {measured[n]['stored_errors']['mae']:.3f} / OBO "
+        f"{measured[n]['stored_errors']['obo']:.3f}, rebuilt {rows[n]['mae'][0]:.3f} / "
+        f"{rows[n]['obo'][0]:.3f}"
+        for n in sorted(differ)
+    )
     complete_note = (
         f"all {len(trials)}"
         if len(measured) == len(trials)
@@ -397,7 +458,14 @@ def main() -> None:
         f"{max(loads):.1f} while they were measured (another developer's jobs shared the 2 "
         "cores; everything here ran at nice 19 on one thread, so the seconds are inflated "
         "alike). The rebuilt models count the selection videos exactly as the study stored "
-        f"in {len(rebuilt)} of the {len(stored)} trials that stored a count.",
+        f"in {len(stored) - len(differ)} of the {len(stored)} trials that stored a count"
+        + (
+            f"; not in {differences} (compression and counting ran on one thread here; "
+            "float sums, batch-norm statistics and int8 ranges among them, differ with the "
+            "thread count, and a count may round the other way)."
+            if differ
+            else "."
+        ),
         "",
         f"Fidelity (`autocompress.models.repnet.fidelity`): per clip, the mean over its 64 "
         "frames of KL(uncompressed || compressed) of the period-length softmax plus the BCE of "
@@ -447,7 +515,7 @@ def main() -> None:
         "",
         "## Reading",
         "",
-        *reading(correlations, rows, labels, near),
+        *reading(correlations, rows, labels, near, spreads, seconds),
         f"- Wall time of this run: {(time.monotonic() - started) / 60:.1f} minutes; "
         f"measuring the trials took {trial_minutes:.1f} minutes in all (over the runs the "
         "cache joined).",
