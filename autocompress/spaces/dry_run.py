@@ -4,9 +4,10 @@ quantizable layer is tried once on a copy of the model before a study samples it
 A group or layer that cannot take its step (channels tied to an attention's ``embed_dim``, a
 CP on ``padding='same'``, an op int8 cannot take) fails every trial that samples it, and a
 random sampler samples it in about half of them. Each is tried at a moderate setting with the
-compression package's own ``apply`` on a copy, all of a kind at once and bisected only when that
-fails, and the model must still run on one calibration sample afterwards; what fails is left
-out of the space with its reason (``LeftOut``).
+compression package's own ``apply`` on a copy, given the calibration a trial gives it, all of a
+kind at once and bisected only when that fails, and the model must still run on one calibration
+sample afterwards (and ship as the study's artifact); what fails is left out of the space with
+its reason (``LeftOut``).
 """
 
 from __future__ import annotations
@@ -53,13 +54,18 @@ class LeftOut:
 ShipCheck = Callable[[nn.Module, Inputs], None]
 
 
-def _failure(model: nn.Module, step: Step, sample: Inputs, ships: ShipCheck | None) -> str | None:
-    """Why ``step`` on a copy of ``model`` fails, or leaves a model that cannot run ``sample``
-    or (``ships``) be shipped; None when it works."""
+def _failure(
+    model: nn.Module, step: Step, calibration: Inputs, ships: ShipCheck | None
+) -> str | None:
+    """Why ``step`` on a copy of ``model``, given the ``calibration`` a trial gives it, fails,
+    or leaves a model that cannot run one sample or (``ships``) be shipped; None when it
+    works. The whole calibration: a model whose branches depend on its batch takes at a trial
+    the branch the calibration takes, not the one a single sample may."""
+    sample = rows(calibration, 0, 1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a rounding note is not a failure
-            changed = apply(copy.deepcopy(model), step, sample).model
+            changed = apply(copy.deepcopy(model), step, calibration).model
             with torch.no_grad():
                 changed.eval()(*sample)
             if ships is not None:
@@ -73,7 +79,7 @@ def _failures(
     model: nn.Module,
     names: Sequence[str],
     step_of: Callable[[list[str]], Step],
-    sample: Inputs,
+    calibration: Inputs,
     ships: ShipCheck | None,
 ) -> dict[str, str]:
     """The names whose step fails, by bisection: all at once first, so a model where every
@@ -81,15 +87,15 @@ def _failures(
     A failure that only a combination shows (both halves pass alone) is not attributed."""
     if not names:
         return {}
-    reason = _failure(model, step_of(list(names)), sample, ships)
+    reason = _failure(model, step_of(list(names)), calibration, ships)
     if reason is None:
         return {}
     if len(names) == 1:
         return {names[0]: reason}
     half = len(names) // 2
     return {
-        **_failures(model, names[:half], step_of, sample, ships),
-        **_failures(model, names[half:], step_of, sample, ships),
+        **_failures(model, names[:half], step_of, calibration, ships),
+        **_failures(model, names[half:], step_of, calibration, ships),
     }
 
 
@@ -110,7 +116,6 @@ def dry_run(
     techniques ``space``'s orders never use are not tried. With ``ships``, a choice whose
     model the study's artifact format cannot take (FX's int8 of some layers does not
     script, for one) is left out too."""
-    sample = rows(calibration, 0, 1)
     tries: list[tuple[str, Sequence[str], Callable[[list[str]], Step]]] = []
     if _searched(space, "prune"):
 
@@ -142,7 +147,7 @@ def dry_run(
     return too_slow + tuple(
         LeftOut(kind, name, reason)
         for kind, names, step_of in tries
-        for name, reason in _failures(model, names, step_of, sample, ships).items()
+        for name, reason in _failures(model, names, step_of, calibration, ships).items()
     )
 
 
