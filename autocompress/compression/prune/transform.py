@@ -112,15 +112,14 @@ def prune(model: nn.Module, step: PruneStep, calibration: Inputs | None = None) 
                 raise PipelineError(f"ratio {ratio} leaves no channel of {name} ({channels})")
             targets.append((group_name, name, module, ratio, channels, keep))
 
+    unreached: dict[str, str] = {}  # layer -> group: the calibration input never runs it
     for group_name, name, module, _, _, keep in targets:
         current = _out_channels(module)
         if current <= keep:  # already cut through a coupled layer (e.g. a residual stage)
             continue
-        if module not in graph.module2node:  # the graph is traced on one example input
-            raise PipelineError(
-                f"cannot prune {name} (group {group_name!r}): it does not run on the example "
-                "input (a branch of the model that input does not take)"
-            )
+        if module not in graph.module2node:  # the graph is traced on the calibration input
+            unreached[name] = group_name
+            continue
         full = graph.get_pruning_group(module, _out_fn(module), idxs=list(range(current)))
         _refuse_tied(full, name, group_name)
         scores = importance(full)
@@ -140,8 +139,16 @@ def prune(model: nn.Module, step: PruneStep, calibration: Inputs | None = None) 
     layers = tuple(
         PrunedLayer(name, group_name, ratio, channels, _out_channels(module))
         for group_name, name, module, ratio, channels, _ in targets
+        if name not in unreached
     )
     notes = _check_achieved(layers, {t[1]: t[5] for t in targets})
+    if unreached:
+        # No importance can be scored, nor a dependency traced, on a branch the input does not
+        # take (its model branches on the data, and an earlier step moved the data): it stays.
+        listed = ", ".join(f"{name} (group {group!r})" for name, group in unreached.items())
+        note = f"left unpruned, the calibration input does not run them: {listed}"
+        warnings.warn(note, stacklevel=2)
+        notes += (note,)
     params_after = sum(p.numel() for p in model.parameters())
     seconds = time.perf_counter() - start
     return StepReport(step, layers, params_before, params_after, seconds, notes, model=model)
