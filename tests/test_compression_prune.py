@@ -8,6 +8,7 @@ from autocompress.backends.torchscript import script
 from autocompress.compression import PipelineError, PruneStep, apply, prunable_groups
 from autocompress.compression.prune import kept_channels
 from autocompress.models.repnet.network import build_repnet
+from tests.zoo_models import Branching
 
 
 def _out(module: nn.Module) -> int:
@@ -65,25 +66,9 @@ def test_ratio_that_rounds_to_nothing_warns(model):
     assert report.notes
 
 
-class _Gated(nn.Module):
-    """A second block only while the features are large: a small input never runs it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU())
-        self.extra = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())
-        self.head = nn.Linear(16, 4)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        features = self.stem(images)
-        if features.mean() > 0.1:
-            features = features + self.extra(features)
-        return self.head(features.mean((2, 3)))
-
-
 def test_a_branch_the_calibration_input_does_not_run_is_left_unpruned_with_a_note():
     torch.manual_seed(0)
-    model = _Gated().eval()
+    model = Branching().eval()  # a second block only while the features are large
     quiet = (0.01 * torch.randn(4, 3, 8, 8),)  # the stem's features stay small: no extra
     with pytest.warns(UserWarning, match="left unpruned, the calibration input does not run"):
         report = apply(model, PruneStep({"extra.0": 0.5}), quiet)
