@@ -1,6 +1,7 @@
 """What the commands print: our lines only, library warnings on request (`autocompress -v`),
 and per Pareto point how many warnings its trial raised."""
 
+import json
 import os
 import subprocess
 import sys
@@ -47,8 +48,20 @@ def test_search_and_export_print_no_library_warnings(searched, tmp_path):
     assert any("deprecated" in message for message in stored)  # kept with the trial
 
 
+def _queue_another_int8_set(run_dir: Path) -> None:
+    """Queue trial 2 with a threshold that quantizes another set of layers than trial 1's: a
+    drawn one may quantize none (above every SQNR) or trial 1's set, and take a finished
+    trial's measurements over without building anything, so without a warning."""
+    study = load_existing_study(STUDY, None, run_dir)
+    sqnr = json.loads(study.user_attrs["sqnr_db"]).values()
+    first = study.trials[1].user_attrs["pipeline"]["steps"][0]["quantize"]["layers"]
+    threshold = min(sqnr) - 1.0 if len(first) == 1 else max(sqnr) - 0.01  # all, or one
+    study.enqueue_trial({"order": "Q", "quantize.sqnr_threshold_db": threshold})
+
+
 def test_verbose_prints_library_and_trial_warnings(searched, tmp_path, capfd):
     run_dir, config_file, _ = searched
+    _queue_another_int8_set(run_dir)
     search = ["search", "--config", str(config_file), "--run-dir", str(run_dir), "--trials", "3"]
     assert main(["-v", *search, "--no-progress"]) == 0
     err = capfd.readouterr().err
