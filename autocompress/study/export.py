@@ -312,7 +312,7 @@ def export_trial(
         "test_set": test,
         "test_paired": {  # its test errors minus the uncompressed model's, item by item
             name: paired_difference(test, baseline_test, name)
-            for name in (test or {"errors": {}})["errors"]
+            for name in (test["errors"] if test else ())
         },
         "given_up": accuracy_given_up(study, record),
         "files": {name: paths[name].name for name in written},

@@ -8,6 +8,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -88,6 +89,9 @@ class DigitsAdapter:
     test_share: float | None = None  # of the held-out images in the test set; None: none
     name: str = "digits"
     objectives: tuple[str, ...] = DigitsTask.objectives
+    # One point of top-1 error (5 of the 500 held-out images): +10 % of the shipped model's
+    # 1.0 % (the default for a task that states none) would allow no image at all.
+    default_error_increase: ClassVar[dict[str, float]] = {"top1_error": 0.01}
 
     def load(self) -> tuple[nn.Module, str]:
         return load_digits_model(self.weights)
