@@ -17,6 +17,8 @@ result = autocompress.search(
     trials=40,
     run_dir="runs/api",
     name="digits-api",
+    # 5 of 500 images; without it each error may rise 10 % of the uncompressed 1.0 %: no image
+    settings={"max_error_increase": {"top1_error": 0.01}},
 )
 print(autocompress.pareto(result))
 exported = autocompress.export(result, "most-accurate", "runs/api/export", overwrite=True)
