@@ -21,7 +21,12 @@ import torch
 from tqdm import tqdm
 
 from autocompress.data.quva import QuvaDataset, Subset, VideoItem
-from autocompress.models.repnet.counting import CountingConfig, count_video
+from autocompress.models.repnet.counting import (
+    CountingConfig,
+    StrideOutputs,
+    count_from_outputs,
+    stride_outputs,
+)
 
 __all__ = [
     "AccuracyReport",
@@ -31,6 +36,7 @@ __all__ = [
     "mae_obo",
     "runs_on_accelerator",
     "video_errors",
+    "video_outputs",
 ]
 
 
@@ -102,6 +108,31 @@ def _inference_mode(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+def video_outputs(
+    model: torch.nn.Module,
+    dataset: QuvaDataset,
+    items: Sequence[VideoItem],
+    counting: CountingConfig = CountingConfig(),
+    progress: bool = True,
+    image_size: int | None = None,
+    device: str = "cpu",
+) -> Iterator[tuple[VideoItem, int, dict[int, StrideOutputs]]]:
+    """Each of ``items`` with its frame count and ``model``'s outputs at every stride counting
+    reads (what a count, and a comparison with another model's outputs, are made of)."""
+    size = image_size or model.config.image_size
+    target = torch.device(device if runs_on_accelerator(model) else "cpu")
+    if target.type != "cpu":
+        model = copy.deepcopy(model).to(target)
+    with _inference_mode(model):
+        for item in tqdm(items, desc="counting", unit="video", disable=not progress):
+            frames = dataset.frames(item, size).to(target)
+            yield (
+                item,
+                len(frames),
+                stride_outputs(model, frames, counting.strides, counting.batch_size),
+            )
+
+
 def count_videos(
     model: torch.nn.Module,
     dataset: QuvaDataset,
@@ -112,16 +143,12 @@ def count_videos(
     device: str = "cpu",
 ) -> tuple[VideoCount, ...]:
     """Count ``items`` of ``dataset`` with ``model`` (see :func:`evaluate_counts`)."""
-    size = image_size or model.config.image_size
-    counted: list[VideoCount] = []
-    target = torch.device(device if runs_on_accelerator(model) else "cpu")
-    if target.type != "cpu":
-        model = copy.deepcopy(model).to(target)
-    with _inference_mode(model):
-        for item in tqdm(items, desc="counting", unit="video", disable=not progress):
-            frames = dataset.frames(item, size).to(target)
-            raw = count_video(model, frames, counting).count
-            counted.append(VideoCount(item.name, item.count, round(raw), raw))
+    counted = []
+    for item, frames, outputs in video_outputs(
+        model, dataset, items, counting, progress, image_size, device
+    ):
+        raw = count_from_outputs(outputs, frames, counting).count
+        counted.append(VideoCount(item.name, item.count, round(raw), raw))
     return tuple(counted)
 
 
