@@ -35,6 +35,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "model's (e.g. error=0.01; repeat it or join several with commas)",
     )
     search.add_argument(
+        "--max-test-increase",
+        type=_error_limits,
+        action="append",
+        metavar="ERROR=INCREASE",
+        help="the caps a point must keep on the test set, paired with the uncompressed model, "
+        "before export --trial fastest picks it (e.g. mae=0.03,obo=0.05)",
+    )
+    search.add_argument(
         "--max-mae-increase",
         type=float,
         help="the same as --max-error-increase mae=VALUE (RepNet's counting error)",
@@ -110,6 +118,11 @@ def _study_overrides(args: argparse.Namespace) -> dict[str, object]:
             for limits in args.max_error_increase or ()
             for name, limit in limits.items()
         },
+        **{
+            f"max_test_increase.{name}": limit
+            for limits in args.max_test_increase or ()
+            for name, limit in limits.items()
+        },
         "sampler": args.sampler,
         "seed": args.seed,
         "objectives": tuple(args.objectives.split(",")) if args.objectives else None,
@@ -122,17 +135,20 @@ def _first_line(config: StudyConfig) -> str:
     """What the study searches and the caps a point must keep to be feasible."""
     from autocompress.study.config import cap_text
 
+    def shown(caps: dict) -> str:
+        return ", ".join(f"{name} {cap_text(cap)}" for name, cap in caps.items()) or "none"
+
     budget = f"{config.budget_ms:g} ms" if config.budget_ms else "none"
-    caps = ", ".join(f"{name} {cap_text(cap)}" for name, cap in config.max_error_increase.items())
     return (
         f"study {config.name!r}: {config.preset}, {config.trials} trials, budget {budget}, "
-        f"error caps {caps or 'none'}, sampler {config.sampler}, "
+        f"error caps {shown(config.max_error_increase)}, "
+        f"test caps {shown(config.max_test_increase)}, sampler {config.sampler}, "
         f"objectives {', '.join(config.objectives or ())}"
     )
 
 
 def _run(args: argparse.Namespace) -> None:
-    from autocompress.models.adapter import default_caps
+    from autocompress.models.adapter import study_defaults
     from autocompress.models.registry import adapter_for
     from autocompress.study.config import model_settings, with_task_objectives
     from autocompress.study.pareto import format_front
@@ -154,7 +170,7 @@ def _run(args: argparse.Namespace) -> None:
         )
     config = resolve_study_config(args.study, args.config, _study_overrides(args), stored)
     adapter = adapter_for(model_settings(config, args.run_dir))
-    config = with_task_objectives(config, adapter.objectives, default_caps(adapter))
+    config = with_task_objectives(config, adapter.objectives, study_defaults(adapter))
     print(_first_line(config))
     heartbeat = Heartbeat(args.heartbeat_seconds, 4 * args.heartbeat_seconds)
     outcome = run_search(

@@ -14,20 +14,29 @@ tensors
   (over the whole batch given), so outputs of any scale weigh alike.
 
 A model family with outputs of known meaning may do better (RepNet's:
-``autocompress.models.repnet.fidelity``).
+``autocompress.models.repnet.fidelity``). :class:`FidelityTask` makes it the task of a model
+whose user has no labelled data: the search then keeps the model's outputs, not a score.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils import _pytree
 
-from autocompress.inputs import output_tensors
+from autocompress.inputs import Inputs, batch_size, output_tensors, rows
 
-__all__ = ["logits_like", "named_outputs", "output_divergence"]
+__all__ = ["FIDELITY_CAP", "FidelityTask", "logits_like", "named_outputs", "output_divergence"]
+
+# The divergence a model with no labelled task may reach by default: a KL of 0.01 nats on
+# logits, or an output error of 1 % of its variance (a 20 dB signal-to-noise ratio), about what
+# int8 alone costs a model that quantizes well, and far under what a pruning that breaks it does.
+FIDELITY_CAP = 0.01
 
 
 def named_outputs(outputs: Any) -> list[tuple[str, torch.Tensor]]:
@@ -98,3 +107,44 @@ def output_divergence(
     if not parts:
         raise ValueError("no output of the same shape in both models to compare")
     return torch.stack(parts).mean(0)
+
+
+@dataclass(frozen=True)
+class FidelityTask:
+    """Per input row: how far a model's outputs are from the uncompressed ``reference``'s
+    (:func:`output_divergence`); the task of a model given without an evaluation. The
+    reference's outputs are computed once per batch of rows and kept."""
+
+    reference: nn.Module
+    inputs: Inputs  # positional arguments, one row per item
+    batch: int = 8  # rows run at once
+    objectives: tuple[str, ...] = ("fidelity",)
+    _reference_outputs: dict[tuple[int, int], Any] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def item_count(self) -> int:
+        return batch_size(self.inputs)
+
+    @torch.no_grad()
+    def item_errors(self, model: nn.Module, start: int, stop: int) -> np.ndarray:
+        parts = []
+        for first in range(start, stop, self.batch):
+            span = (first, min(first + self.batch, stop))
+            if span not in self._reference_outputs:
+                self._reference_outputs[span] = _outputs(self.reference, rows(self.inputs, *span))
+            outputs = _outputs(model, rows(self.inputs, *span))
+            parts.append(output_divergence(self._reference_outputs[span], outputs).numpy())
+        return np.concatenate(parts).reshape(-1, 1) if parts else np.zeros((0, 1))
+
+
+def _outputs(model: nn.Module, inputs: Inputs) -> Any:
+    """``model``'s outputs in eval mode (a loaded artifact has no mode), the caller's after."""
+    was_training = getattr(model, "training", False)
+    if was_training:
+        model.eval()
+    try:
+        return model(*inputs)
+    finally:
+        if was_training:
+            model.train()

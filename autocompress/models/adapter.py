@@ -13,17 +13,19 @@ The task contract itself lives in autocompress.evaluators.task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from autocompress.compression.pipeline import Pipeline
+from autocompress.evaluators.fidelity import FIDELITY_CAP, FidelityTask
 from autocompress.evaluators.task import Task
 from autocompress.inputs import Inputs, repeated, rows
 
-__all__ = ["ModelAdapter", "ModuleAdapter", "default_caps"]
+__all__ = ["ModelAdapter", "ModuleAdapter", "StudyDefaults", "study_defaults"]
 
 
 @runtime_checkable
@@ -68,23 +70,37 @@ class ModelAdapter(Protocol):
 RELATIVE_DEFAULT_CAP = "10%"
 
 
-def default_caps(adapter: ModelAdapter) -> dict[str, float | str]:
-    """The accuracy caps a study of ``adapter``'s model has when it names none, so that its
-    fastest point is still a model that works: a family that knows its task's scale sets them
-    (an optional member, ``default_error_increase``: objective -> largest rise over the
-    uncompressed model's error); any other task's errors may each rise 10 % of their own."""
-    family = getattr(adapter, "default_error_increase", None)
-    if family is not None:
-        return dict(family)
-    return dict.fromkeys(adapter.objectives, RELATIVE_DEFAULT_CAP)
+@dataclass(frozen=True)
+class StudyDefaults:
+    """What a study of a model selects on and keeps when it names none: a family that knows
+    its task sets them (optional adapter members ``search_objectives``,
+    ``default_error_increase`` and ``default_test_increase``)."""
+
+    objectives: tuple[str, ...]  # the task's errors the search minimises
+    caps: dict[str, float | str]  # objective -> largest rise over the uncompressed model's
+    test_caps: dict[str, float | str]  # the same, paired on the test set before an export
+
+
+def study_defaults(adapter: ModelAdapter) -> StudyDefaults:
+    """``adapter``'s :class:`StudyDefaults`: its family's, else every error its task reports,
+    each capped at +10 % of its own (so a fastest point is still a model that works), during
+    the search and on the test set alike."""
+    objectives = getattr(adapter, "search_objectives", None) or adapter.objectives
+    caps = getattr(adapter, "default_error_increase", None)
+    if caps is None:
+        caps = dict.fromkeys(objectives, RELATIVE_DEFAULT_CAP)
+    test_caps = getattr(adapter, "default_test_increase", None)
+    if test_caps is None:
+        test_caps = dict(caps)
+    return StudyDefaults(tuple(objectives), dict(caps), dict(test_caps))
 
 
 @dataclass
 class ModuleAdapter:
     """A user's own model: its example inputs (positional arguments, batch first; they also
     calibrate int8 unless ``calibration_inputs`` are given) and the task that scores it (None:
-    latency and size only), and optionally a ``test_scoring`` of the same errors on held-out
-    items that counts the front afterwards."""
+    fidelity to the model as given, on those inputs), and optionally a ``test_scoring`` of
+    the same errors on held-out items that counts the front afterwards."""
 
     model: nn.Module
     inputs: Inputs
@@ -93,9 +109,17 @@ class ModuleAdapter:
     name: str = "custom"
     test_scoring: Task | None = None
 
+    _fidelity: FidelityTask | None = field(default=None, repr=False)
+
     @property
     def objectives(self) -> tuple[str, ...]:
-        return tuple(self.scoring.objectives) if self.scoring is not None else ()
+        return tuple((self.scoring or FidelityTask).objectives)
+
+    @property
+    def default_error_increase(self) -> dict[str, float] | None:
+        """Without a task, how far the outputs may move (FIDELITY_CAP); with the user's own,
+        None: each of its errors +10 % (study_defaults)."""
+        return {"fidelity": FIDELITY_CAP} if self.scoring is None else None
 
     def load(self) -> tuple[nn.Module, str]:
         return self.model.eval(), f"the {type(self.model).__name__} given"
@@ -110,8 +134,15 @@ class ModuleAdapter:
     def profile_parts(self) -> None:
         return None
 
-    def task(self) -> Task | None:
-        return self.scoring
+    def task(self) -> Task:
+        """The user's task, else fidelity to the model as given, on the calibration inputs
+        (or the example inputs): with no labels, the search keeps the outputs."""
+        if self.scoring is not None:
+            return self.scoring
+        if self._fidelity is None:
+            inputs = self.calibration_inputs if self.calibration_inputs is not None else self.inputs
+            self._fidelity = FidelityTask(copy.deepcopy(self.model).eval(), inputs)
+        return self._fidelity
 
     def test_task(self) -> Task | None:
         return self.test_scoring

@@ -18,6 +18,7 @@ from autocompress.compression.finetune.step import FinetuneStep
 from autocompress.compression.quantization import QUANTIZATION_BACKENDS
 from autocompress.errors import UserError
 from autocompress.inputs import input_spec
+from autocompress.models.adapter import StudyDefaults
 from autocompress.models.registry import ModelSettings
 from autocompress.spaces.config import SpaceConfig
 
@@ -207,6 +208,11 @@ class StudyConfig:
     # {} none. None: the model family's default caps (RepNet's: MAE +0.05, OBO +0.1; any other
     # task's: each error +10 %), so a study's fastest point still counts.
     max_error_increase: dict[str, Cap] | None = None
+    # Caps a point must keep on the test set, paired item by item with the uncompressed model
+    # and counted after the search, before ``export --trial fastest`` ships it as within them
+    # (autocompress.study.confirm); {} none. None: the model family's (RepNet's: MAE +0.03,
+    # OBO +0.05; any other task's: its search caps).
+    max_test_increase: dict[str, Cap] | None = None
     sampler: str = "tpe"
     seed: int | None = 0
     trials: int = 200
@@ -254,13 +260,8 @@ class StudyConfig:
                 f"compression_limit_s must be positive (or null: no limit), "
                 f"got {self.compression_limit_s}"
             )
-        for name, limit in (self.max_error_increase or {}).items():
-            try:
-                share = cap_share(limit)
-            except UserError as error:
-                raise UserError(f"max_error_increase.{name}: {error}") from None
-            if share is None and not (isinstance(limit, int | float) and limit >= 0):
-                raise UserError(f"max_error_increase.{name} must be >= 0, got {limit}")
+        _check_caps("max_error_increase", self.max_error_increase)
+        _check_caps("max_test_increase", self.max_test_increase)
         if self.trials < 1:
             raise UserError(f"trials must be at least 1, got {self.trials}")
         if self.artifact not in ARTIFACT_FORMATS:
@@ -321,26 +322,40 @@ def current_definition(stored: dict) -> dict:
     return definition
 
 
+def _check_caps(key: str, caps: Mapping[str, Cap] | None) -> None:
+    for name, limit in (caps or {}).items():
+        try:
+            share = cap_share(limit)
+        except UserError as error:
+            raise UserError(f"{key}.{name}: {error}") from None
+        if share is None and not (isinstance(limit, int | float) and limit >= 0):
+            raise UserError(f"{key}.{name} must be >= 0, got {limit}")
+
+
 def with_task_objectives(
-    config: StudyConfig,
-    task_objectives: tuple[str, ...],
-    default_caps: Mapping[str, Cap] | None = None,
+    config: StudyConfig, task_objectives: tuple[str, ...], defaults: StudyDefaults | None = None
 ) -> StudyConfig:
-    """``config`` with its objectives and error limits checked against what the model's task
-    reports; when the study names no objectives, all of them; when it names no caps, the
-    model family's ``default_caps``."""
-    if config.max_error_increase is None:
-        caps = {k: v for k, v in (default_caps or {}).items() if k in task_objectives}
-        config = dataclasses.replace(config, max_error_increase=caps)
-    for name in config.max_error_increase:
-        if name not in task_objectives:
-            raise UserError(
-                f"max_error_increase: preset {config.preset!r}'s task reports no "
-                f"{name.upper()} (its errors: {', '.join(task_objectives) or 'none'})"
-            )
+    """``config`` with its objectives and caps checked against what the model's task reports;
+    what it leaves out, the model family's ``defaults`` (autocompress.models.adapter): the
+    errors it selects on, its caps during the search and on the test set."""
+    defaults = defaults or StudyDefaults(task_objectives, {}, {})
+    for key, fallback in (
+        ("max_error_increase", defaults.caps),
+        ("max_test_increase", defaults.test_caps),
+    ):
+        if getattr(config, key) is None:
+            caps = {k: v for k, v in fallback.items() if k in task_objectives}
+            config = dataclasses.replace(config, **{key: caps})
+        for name in getattr(config, key):
+            if name not in task_objectives:
+                raise UserError(
+                    f"{key}: preset {config.preset!r}'s task reports no "
+                    f"{name.upper()} (its errors: {', '.join(task_objectives) or 'none'})"
+                )
     available = (*MEASURED_OBJECTIVES, *task_objectives)
     if config.objectives is None:
-        return dataclasses.replace(config, objectives=available)
+        chosen = [name for name in defaults.objectives if name in task_objectives]
+        return dataclasses.replace(config, objectives=(*MEASURED_OBJECTIVES, *chosen))
     unknown = [o for o in config.objectives if o not in available]
     if unknown:
         raise UserError(

@@ -26,7 +26,7 @@ from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
 from autocompress.evaluators.task import Task, evaluate_task
 from autocompress.inputs import Inputs, as_inputs, repeated
-from autocompress.models.adapter import ModelAdapter, default_caps
+from autocompress.models.adapter import ModelAdapter, study_defaults
 from autocompress.models.registry import adapter_for
 from autocompress.spaces.config import SpaceConfig
 from autocompress.spaces.dry_run import LeftOut, dry_run, summary
@@ -191,7 +191,7 @@ def build_context(
     check_device(config.accuracy_device)  # before the model is looked up, let alone loaded
     adapter = adapter or adapter_for(model_settings(config, run_dir))
     return context_of(
-        with_task_objectives(config, adapter.objectives, default_caps(adapter)), adapter, study
+        with_task_objectives(config, adapter.objectives, study_defaults(adapter)), adapter, study
     )
 
 

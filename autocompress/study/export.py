@@ -28,8 +28,9 @@ from autocompress.errors import UserError, first_line
 from autocompress.files import write_atomically
 from autocompress.inputs import Inputs
 from autocompress.study.config import cap_text
+from autocompress.study.confirm import confirmed_front
 from autocompress.study.context import SearchContext, compress
-from autocompress.study.fastest import pick_fastest
+from autocompress.study.fastest import CANDIDATES, pick_fastest
 from autocompress.study.feasibility import Feasibility
 from autocompress.study.pareto import (
     feasible_front,
@@ -111,7 +112,15 @@ def pick_trial(study: optuna.Study, choice: str, context: SearchContext | None =
     if choice == "fastest":
         if context is None:
             raise ValueError("the fastest is picked by timing: give the study's context")
-        pick = pick_fastest(front, context, errors[0] if errors else None)
+        candidates, verdicts = confirmed_front(study, context, CANDIDATES)
+        for found in verdicts:
+            logging.getLogger(__name__).info("on the test set, paired: %s", found.reading)
+        if not candidates:
+            raise UserError(
+                f"no point of study {study.study_name!r} keeps the test caps on the test set: "
+                + " | ".join(v.reading for v in verdicts)
+            )
+        pick = pick_fastest(candidates, context, errors[0] if errors else None)
         logging.getLogger(__name__).info("%s", pick.line)
         return pick.number
 

@@ -50,7 +50,7 @@ def _wait_for_definition(study: optuna.Study, timeout_s: float = 30.0) -> dict |
 MAY_CHANGE_ON_RESUME = ("trials", "accuracy_device", "compression_limit_s")
 # Settings that only decide which measured trials are feasible (:class:`Feasibility`): a study
 # resumes with new ones and reads every trial it has with them.
-READ_SETTINGS = ("budget_ms", "max_error_increase")
+READ_SETTINGS = ("budget_ms", "max_error_increase", "max_test_increase")
 
 
 def open_study(

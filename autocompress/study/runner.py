@@ -17,7 +17,7 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
 from autocompress.errors import UserError, typed_first_line
-from autocompress.models.adapter import ModelAdapter, default_caps
+from autocompress.models.adapter import ModelAdapter, study_defaults
 from autocompress.models.registry import adapter_for
 from autocompress.study.config import StudyConfig, model_settings, with_task_objectives
 from autocompress.study.context import SearchContext, context_of
@@ -154,7 +154,7 @@ def run_search(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     adapter = adapter or adapter_for(model_settings(config, run_dir))
     config = with_task_objectives(
-        config, adapter.objectives, default_caps(adapter)
+        config, adapter.objectives, study_defaults(adapter)
     )  # once, for the whole search
     # Bad usage ends here in one line, before trial 0 (autocompress.study.preflight).
     baseline_errors = check_model(config, adapter)

@@ -20,7 +20,7 @@ from autocompress.study.context import SearchContext, compress
 from autocompress.study.pareto import feasible_front
 from autocompress.study.record import TrialRecord, baseline_trial, note_test_scores, test_scores
 
-__all__ = ["fill_test_scores", "score_test_set"]
+__all__ = ["fill_test_scores", "score_test_set", "test_score"]
 
 
 def score_test_set(task: Task, model: nn.Module) -> dict:
@@ -44,25 +44,28 @@ def score_test_set(task: Task, model: nn.Module) -> dict:
     }
 
 
-def fill_test_scores(study, context: SearchContext) -> list[int]:
+def fill_test_scores(study, context: SearchContext) -> None:
     """Score on the test set each feasible front point (and the baseline) that has no test
-    score yet, rebuilding its model from its pipeline; returns their trial numbers."""
+    score yet (:func:`test_score`)."""
+    baseline = baseline_trial(study)
+    for trial in [*([baseline] if baseline is not None else []), *feasible_front(study)]:
+        test_score(study, context, trial)
+
+
+def test_score(study, context: SearchContext, trial) -> dict | None:
+    """``trial``'s test-set scores, counted now (its model rebuilt from its pipeline) and
+    stored if it has none yet; None for a study without a test set."""
     task = context.test_task()
     if task is None:
-        return []
-    scored = test_scores(study)
-    baseline = baseline_trial(study)
-    trials = [*([baseline] if baseline is not None else []), *feasible_front(study)]
-    filled = []
-    for trial in trials:
-        if trial.number in scored or trial.number in filled:
-            continue
-        pipeline = Pipeline.from_dict(TrialRecord.of(trial).pipeline)
-        model, _ = compress(
-            context.model, pipeline, context.calibration, context.config.accuracy_device
-        )
-        with context.evaluator.lock.shared():
-            scores = score_test_set(task, model)
-        note_test_scores(study, trial.number, scores)
-        filled.append(trial.number)
-    return filled
+        return None
+    stored = test_scores(study).get(trial.number)
+    if stored is not None:
+        return stored
+    pipeline = Pipeline.from_dict(TrialRecord.of(trial).pipeline)
+    model, _ = compress(
+        context.model, pipeline, context.calibration, context.config.accuracy_device
+    )
+    with context.evaluator.lock.shared():
+        scores = score_test_set(task, model)
+    note_test_scores(study, trial.number, scores)
+    return scores
