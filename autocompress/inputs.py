@@ -129,11 +129,13 @@ def input_spec(shape: str, types: str | None = None) -> list[tuple[tuple[int, ..
     return list(zip(shapes, (DTYPES[name] for name in names), strict=True))
 
 
-def described_inputs(shape: str, types: str | None = None) -> Inputs:
-    """Random inputs of these shapes and types (see INPUT_SEED for their values)."""
+def described_inputs(shape: str, types: str | None = None, rows: int | None = None) -> Inputs:
+    """Random inputs of these shapes and types (see INPUT_SEED for their values); ``rows``
+    replaces the first (batch) size: more samples of the same kind."""
     generator = torch.Generator().manual_seed(INPUT_SEED)
     tensors = []
     for dims, dtype in input_spec(shape, types):
+        dims = dims if rows is None else (rows, *dims[1:])
         if dtype.is_floating_point:
             tensors.append(torch.randn(dims, generator=generator, dtype=dtype))
         else:

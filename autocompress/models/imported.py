@@ -25,6 +25,10 @@ from autocompress.models.adapter import ModelAdapter, ModuleAdapter
 
 __all__ = ["import_object", "imported_adapter"]
 
+# Samples of a model described by its input shape that calibrate int8 and, with no task, that
+# its fidelity is averaged over: one random input would say little about either.
+DESCRIBED_ROWS = 16
+
 
 def import_object(path: str) -> Any:
     """The object at ``package.module:attribute`` (attributes may be dotted)."""
@@ -75,9 +79,13 @@ def imported_adapter(
                 "shape (--input-shape 1,3,224,224; several inputs 1,16;1,16 with --input-type "
                 "int64;int64)"
             )
-        inputs = described_inputs(input_shape, input_type)
         return ModuleAdapter(
-            made, inputs, _task(task), name=path, test_scoring=_task(test_task, "test_task")
+            made,
+            described_inputs(input_shape, input_type),
+            _task(task),
+            described_inputs(input_shape, input_type, DESCRIBED_ROWS),
+            name=path,
+            test_scoring=_task(test_task, "test_task"),
         )
     if input_shape is not None:
         raise UserError(
