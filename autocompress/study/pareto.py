@@ -193,8 +193,11 @@ class FrontTable:
 
 
 def front_table(study: optuna.Study) -> FrontTable:
-    names = Feasibility.of(study).task_objectives
+    """The front with a column for every error the task reports (RepNet: the fidelity it
+    selects on, then the counts it reports beside it), as its baseline trial stored them."""
     base = baseline_trial(study)
+    stored = TrialRecord.of(base).errors if base is not None else {}
+    names = tuple(dict.fromkeys([*Feasibility.of(study).task_objectives, *stored]))
     tests = test_scores(study)
     return FrontTable(
         tuple(_row(t, names, tests.get(t.number)) for t in feasible_front(study)),
