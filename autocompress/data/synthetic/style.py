@@ -8,6 +8,9 @@ import numpy as np
 
 SHAPES = ("disc", "ring", "square", "bar", "triangle", "cross")
 MOTIONS = ("swing", "orbit", "bounce", "pulse", "pendulum", "hue")
+# Encoders videos may be written with (each checked to write here and decode back through PyAV):
+# H.264 and H.265 in mp4, MPEG-4 part 2 in mp4 (even frame sides only), VP9 in webm.
+CODECS = ("libx264", "libx265", "mpeg4", "libvpx-vp9")
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,7 @@ class SynthStyle:
     in fractions of the frame's short side, and are the maxima reached at difficulty 1.
     """
 
-    size: tuple[int, int] = (160, 120)  # width, height of written videos
+    size: tuple[int, int] = (160, 120)  # width, height of written videos (or see ``sizes``)
     fps: int = 25
     frames: tuple[int, int] = (64, 400)  # video length range
     periods: tuple[float, float] = (3.0, 96.0)  # frames per repetition (videos)
@@ -41,14 +44,51 @@ class SynthStyle:
     photo_share: float = 0.5
     photo_contrast: tuple[float, float] = (0.3, 0.8)
     crf: int = 18  # x264's constant rate factor of written videos: higher, blockier
+    # Real footage comes in many formats: each video of a set draws its own frame size, frame
+    # rate and codec from these choices (empty: the one ``size`` / ``fps``). ``crf`` is mapped
+    # onto each codec's own quality scale (autocompress.data.synthetic.dataset).
+    sizes: tuple[tuple[int, int], ...] = ()
+    fps_choices: tuple[int, ...] = ()
+    codecs: tuple[str, ...] = ("libx264",)
+
+    @property
+    def size_choices(self) -> tuple[tuple[int, int], ...]:
+        """The frame sizes a video may get: ``sizes``, or just ``size``."""
+        return self.sizes or (self.size,)
+
+    @property
+    def fps_options(self) -> tuple[int, ...]:
+        """The frame rates a video may get: ``fps_choices``, or just ``fps``."""
+        return self.fps_choices or (self.fps,)
 
     def __post_init__(self) -> None:
-        width, height = self.size
-        problems = []
-        if min(width, height) < 16:
-            problems.append(f"size must be at least 16x16, got {width}x{height}")
-        if self.fps < 1:
-            problems.append(f"fps must be >= 1, got {self.fps}")
+        problems = [
+            f"{name} takes a tuple of choices, got {getattr(self, name)!r}"
+            for name in ("sizes", "fps_choices", "codecs")
+            if not isinstance(getattr(self, name), tuple)
+        ]
+        if problems:  # the checks below would fail on it in less clear ways
+            raise ValueError("; ".join(problems))
+        pairs = all(
+            isinstance(size, tuple | list) and len(size) == 2 for size in (self.size, *self.sizes)
+        )
+        if not pairs:
+            problems.append(
+                f"size and sizes take (width, height) pairs, got {self.size}, {self.sizes}"
+            )
+        else:
+            small = [f"{w}x{h}" for w, h in self.size_choices if min(w, h) < 16]
+            if small:
+                problems.append(f"size must be at least 16x16, got {', '.join(small)}")
+        if min(self.fps_options) < 1:
+            problems.append(f"fps must be >= 1, got {self.fps_options}")
+        unknown_codecs = set(self.codecs) - set(CODECS)
+        if not self.codecs or unknown_codecs:
+            problems.append(f"codecs must be a non-empty subset of {CODECS}, got {self.codecs}")
+        if pairs and "mpeg4" in self.codecs:
+            odd = [f"{w}x{h}" for w, h in self.size_choices if w % 2 or h % 2]
+            if odd:
+                problems.append(f"mpeg4 writes only even frame sides (4:2:0), got {', '.join(odd)}")
         if not 1 <= self.frames[0] <= self.frames[1]:
             problems.append(f"frames must be an increasing range >= 1, got {self.frames}")
         if not 2 <= self.periods[0] <= self.periods[1]:

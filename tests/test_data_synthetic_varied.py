@@ -1,0 +1,108 @@
+"""Videos as varied as real ones: per-video frame sizes, rates and codecs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import av
+import numpy as np
+import pytest
+
+from autocompress.data.decode import decode_video
+from autocompress.data.quva import QuvaDataset
+from autocompress.data.synthetic import (
+    CODECS,
+    CONTAINERS,
+    SynthStyle,
+    generate_dataset,
+    write_video,
+)
+
+TINY = SynthStyle(size=(48, 32), fps=10, frames=(24, 40), periods=(3.0, 8.0))
+
+# ---------------------------------------------------------------------------------------------
+# Codecs, sizes and frame rates
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("size", [(48, 32), (37, 29)])
+def test_every_codec_writes_a_video_that_decodes_back(tmp_path, codec, size):
+    width, height = size
+    if codec == "mpeg4" and width % 2:
+        with pytest.raises(ValueError, match="even"):
+            write_video(tmp_path / "odd.mp4", iter([]), 10, width, height, codec=codec)
+        return
+    y, x = np.mgrid[0:height, 0:width]
+    frames = np.stack(
+        [
+            np.stack([(x * 5 + 9 * t) % 256, (y * 7) % 256, np.full_like(x, 40 * t)], -1)
+            for t in range(6)
+        ]
+    ).astype(np.uint8)
+    paths = [tmp_path / f"{name}{CONTAINERS[codec]}" for name in "ab"]
+    for path in paths:
+        write_video(path, iter([frames[:4], frames[4:]]), 12, width, height, codec=codec)
+    assert paths[0].read_bytes() == paths[1].read_bytes()  # a seeded set stays one set
+    with av.open(str(paths[0])) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.average_rate) == (width, height, 12)
+        decoded = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
+    assert decoded.shape == frames.shape
+    assert np.abs(decoded.astype(np.float32) - frames).mean() < 12
+    assert decode_video(paths[0], 16).shape == (6, 3, 16, 16)
+
+
+def test_a_varied_set_mixes_sizes_rates_and_codecs_and_reads_back_with_its_counts(tmp_path):
+    style = dataclasses.replace(
+        TINY,
+        sizes=((48, 32), (32, 32), (40, 30), (30, 40)),
+        fps_choices=(10, 12, 15),
+        codecs=CODECS,
+    )
+    written = generate_dataset(tmp_path, 8, seed=1, style=style)
+    assert len({v.size for v in written}) > 1
+    assert len({v.fps for v in written}) > 1
+    assert len({v.codec for v in written}) > 1
+    assert {v.file.rsplit(".", 1)[1] for v in written} == {"mp4", "webm"}
+    for video in written:
+        with av.open(str(tmp_path / "videos" / video.file)) as container:
+            stream = container.streams.video[0]
+            found = (stream.codec_context.name, (stream.width, stream.height), stream.average_rate)
+        expected = {"libx264": "h264", "libx265": "hevc", "mpeg4": "mpeg4", "libvpx-vp9": "vp9"}
+        assert found == (expected[video.codec], video.size, video.fps)
+    dataset = QuvaDataset(tmp_path, cache=False, verify=32)
+    assert [item.name for item in dataset] == [v.name for v in written]
+    assert [item.count for item in dataset] == [v.count for v in written]
+    again = generate_dataset(tmp_path / "again", 8, seed=1, style=style)
+    assert again == written
+
+
+def test_a_style_without_choices_keeps_its_one_size_rate_and_codec(tmp_path):
+    assert SynthStyle().size_choices == ((160, 120),)
+    assert SynthStyle().fps_options == (25,) and SynthStyle().codecs == ("libx264",)
+    written = generate_dataset(tmp_path, 2, seed=0, style=TINY)
+    assert {(v.size, v.fps, v.codec, v.file[-4:]) for v in written} == {
+        ((48, 32), 10, "libx264", ".mp4")
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad knob values
+
+
+@pytest.mark.parametrize(
+    ("knobs", "message"),
+    [
+        ({"sizes": ((160, 120), (8, 8))}, "at least 16x16"),
+        ({"sizes": (160, 120)}, "pairs"),
+        ({"sizes": [(160, 120)]}, "tuple of choices"),
+        ({"fps_choices": (25, 0)}, "fps must be >= 1"),
+        ({"codecs": ()}, "codecs must be a non-empty subset"),
+        ({"codecs": ("h264",)}, "codecs must be a non-empty subset"),
+        ({"codecs": "libx264"}, "tuple of choices"),
+        ({"codecs": ("mpeg4",), "sizes": ((160, 120), (97, 71))}, "mpeg4 writes only even"),
+    ],
+)
+def test_bad_knobs_are_refused_with_a_clear_message(knobs, message):
+    with pytest.raises(ValueError, match=message):
+        SynthStyle(**knobs)
