@@ -1,4 +1,5 @@
-"""Videos as varied as real ones: per-video frame sizes, rates and codecs."""
+"""Videos as varied as real ones: photo-textured shapes, per-video frame sizes, rates and
+codecs."""
 
 from __future__ import annotations
 
@@ -17,8 +18,73 @@ from autocompress.data.synthetic import (
     generate_dataset,
     write_video,
 )
+from autocompress.data.synthetic.render import render
+from autocompress.data.synthetic.scene import sample_scene
+from autocompress.data.synthetic.sprites import Sprite, photo_texture
+from autocompress.data.synthetic.timeline import video_timeline
 
 TINY = SynthStyle(size=(48, 32), fps=10, frames=(24, 40), periods=(3.0, 8.0))
+# Nothing but the background and the shapes: no shake, flicker or pixel noise.
+STILL = dataclasses.replace(TINY, size=(64, 48), shake=0.0, flicker=0.0, noise=0.0)
+
+
+def _scene(style: SynthStyle, seed: int):
+    rng = np.random.default_rng(seed)
+    return sample_scene(rng, style, video_timeline(rng, style), difficulty=1.0)
+
+
+def _frames(scene, start: int = 0, stop: int | None = None) -> np.ndarray:
+    stop = len(scene.gain) if stop is None else stop
+    return render(scene, start, stop, np.random.default_rng(0)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Photo-textured shapes
+
+
+def test_sprite_photo_share_gives_that_share_of_shapes_a_texture():
+    textured = dataclasses.replace(STILL, sprite_photo_share=1.0, max_distractors=3)
+    for seed in range(3):
+        assert all(sprite.texture is not None for sprite in _scene(textured, seed).sprites)
+        assert all(sprite.texture is None for sprite in _scene(STILL, seed).sprites)
+    half = dataclasses.replace(STILL, sprite_photo_share=0.5)
+    rng = np.random.default_rng(0)
+    drawn = [photo_texture(rng, half) is not None for _ in range(200)]
+    assert 70 < sum(drawn) < 130
+
+
+def test_no_photo_share_draws_nothing_so_flat_styles_sample_the_scenes_they_did():
+    rng = np.random.default_rng(4)
+    assert photo_texture(rng, STILL) is None
+    assert rng.random() == np.random.default_rng(4).random()
+
+
+def test_a_photo_texture_varies_inside_the_shape_and_stays_inside_it():
+    """A disc filled with a photograph's detail varies where a flat one is one colour, and
+    the pixels away from the disc are the same either way."""
+    scene = dataclasses.replace(_scene(STILL, 1), sprites=())
+    frames = len(scene.gain)
+    texture = photo_texture(
+        np.random.default_rng(2), dataclasses.replace(STILL, sprite_photo_share=1.0)
+    )
+    flat = Sprite(
+        shape="disc",
+        center=np.tile([0.65, 0.5], (frames, 1)),
+        angle=np.zeros(frames),
+        radius=np.full(frames, 0.3),
+        color=np.tile([0.41, 0.33, 0.62], (frames, 1)),  # away from rounding edges
+    )
+    plain, photo = (
+        _frames(dataclasses.replace(scene, sprites=(sprite,)), 0, 1)[0]
+        for sprite in (flat, dataclasses.replace(flat, texture=texture))
+    )
+    y, x = np.mgrid[0:48, 0:64] + 0.5
+    distance = np.hypot(x - 0.65 * 48, y - 0.5 * 48) / (0.3 * 48)
+    inside, outside = distance < 0.8, distance > 1.1
+    assert plain[inside].std(axis=0).max() == 0
+    assert photo[inside].std(axis=0).min() > 5  # levels of 255
+    assert np.array_equal(plain[outside], photo[outside])
+
 
 # ---------------------------------------------------------------------------------------------
 # Codecs, sizes and frame rates
@@ -101,6 +167,8 @@ def test_a_style_without_choices_keeps_its_one_size_rate_and_codec(tmp_path):
         ({"codecs": ("h264",)}, "codecs must be a non-empty subset"),
         ({"codecs": "libx264"}, "tuple of choices"),
         ({"codecs": ("mpeg4",), "sizes": ((160, 120), (97, 71))}, "mpeg4 writes only even"),
+        ({"sprite_photo_share": 1.5}, "sprite_photo_share must be in"),
+        ({"sprite_photo_share": -0.1}, "sprite_photo_share must be in"),
     ],
 )
 def test_bad_knobs_are_refused_with_a_clear_message(knobs, message):

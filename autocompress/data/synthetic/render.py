@@ -42,6 +42,19 @@ class TrainingClip:
     periodic: np.ndarray  # float32, T: 1 where the clip repeats
 
 
+def _fill(sprite: Sprite, t: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The colour inside ``sprite`` at its own coordinates ``u``, ``v`` (radii, frames x down
+    x across): its colour per frame, plus its photo texture's detail (nearest texel) if any."""
+    color = sprite.color[t].astype(np.float32)
+    if sprite.texture is None:
+        return color[:, None, None, :]
+    texels = sprite.texture.shape[0]
+    to_texel = np.float32(texels / (2 * _REACH))
+    column = np.clip(((u + _REACH) * to_texel).astype(np.int64), 0, texels - 1)
+    row = np.clip(((v + _REACH) * to_texel).astype(np.int64), 0, texels - 1)
+    return np.clip(color[:, None, None, :] + sprite.texture[row, column], 0, 1)
+
+
 def _draw(canvas: np.ndarray, sprite: Sprite, t: np.ndarray, shake: np.ndarray) -> None:
     """Composite ``sprite`` into ``canvas`` (frames x H x W x 3, float) in place.
 
@@ -63,12 +76,13 @@ def _draw(canvas: np.ndarray, sprite: Sprite, t: np.ndarray, shake: np.ndarray) 
     dy = (y0[:, None] + np.arange(down) + np.float32(0.5) - cy[:, None])[:, :, None] * inverse
     cos = np.cos(sprite.angle[t]).astype(np.float32)[:, None, None]
     sin = np.sin(sprite.angle[t]).astype(np.float32)[:, None, None]
-    distance = _OUTLINES[sprite.shape](cos * dx + sin * dy, cos * dy - sin * dx)
+    u, v = cos * dx + sin * dy, cos * dy - sin * dx
+    distance = _OUTLINES[sprite.shape](u, v)
     alpha = np.clip(0.5 - distance * radius[:, None, None], 0, 1)[..., None]
-    color = sprite.color[t].astype(np.float32)
+    fill = _fill(sprite, t, u, v)
     for i in range(count):
         patch = canvas[i, y0[i] : y0[i] + down, x0[i] : x0[i] + across]
-        patch += alpha[i] * (color[i] - patch)
+        patch += alpha[i] * (fill[i] - patch)
 
 
 def render(scene: Scene, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:

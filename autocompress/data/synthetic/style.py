@@ -50,6 +50,9 @@ class SynthStyle:
     sizes: tuple[tuple[int, int], ...] = ()
     fps_choices: tuple[int, ...] = ()
     codecs: tuple[str, ...] = ("libx264",)
+    # Share of shapes (actors and distractors) filled with a photograph's crop, its detail
+    # around the shape's colour, instead of that flat colour: real objects are textured.
+    sprite_photo_share: float = 0.0
 
     @property
     def size_choices(self) -> tuple[tuple[int, int], ...]:
@@ -104,6 +107,8 @@ class SynthStyle:
             problems.append(f"photo_contrast must be a range in [0, 1], got {self.photo_contrast}")
         if not 0 <= self.crf <= 51:
             problems.append(f"crf must be in 0..51 (x264's scale), got {self.crf}")
+        if not 0 <= self.sprite_photo_share <= 1:
+            problems.append(f"sprite_photo_share must be in [0, 1], got {self.sprite_photo_share}")
         if problems:
             raise ValueError("; ".join(problems))
 
