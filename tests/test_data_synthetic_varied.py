@@ -1,5 +1,5 @@
-"""Videos as varied as real ones: photo-textured shapes, per-video frame sizes, rates and
-codecs."""
+"""Videos as varied as real ones: photo-textured shapes, a panning and zooming camera, per-video
+frame sizes, rates and codecs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from autocompress.data.synthetic import (
     write_video,
 )
 from autocompress.data.synthetic.render import render
-from autocompress.data.synthetic.scene import sample_scene
+from autocompress.data.synthetic.scene import camera_path, sample_scene
 from autocompress.data.synthetic.sprites import Sprite, photo_texture
 from autocompress.data.synthetic.timeline import video_timeline
 
@@ -56,6 +56,7 @@ def test_sprite_photo_share_gives_that_share_of_shapes_a_texture():
 def test_no_photo_share_draws_nothing_so_flat_styles_sample_the_scenes_they_did():
     rng = np.random.default_rng(4)
     assert photo_texture(rng, STILL) is None
+    assert camera_path(rng, 50, 0.0, 48) is None
     assert rng.random() == np.random.default_rng(4).random()
 
 
@@ -84,6 +85,99 @@ def test_a_photo_texture_varies_inside_the_shape_and_stays_inside_it():
     assert plain[inside].std(axis=0).max() == 0
     assert photo[inside].std(axis=0).min() > 5  # levels of 255
     assert np.array_equal(plain[outside], photo[outside])
+
+
+# ---------------------------------------------------------------------------------------------
+# Camera motion
+
+
+def test_camera_motion_moves_the_background_where_a_still_camera_does_not():
+    moving = dataclasses.replace(STILL, camera_motion=0.3, photo_share=1.0)
+    for seed in range(4):
+        for style, moves in (
+            (dataclasses.replace(moving, camera_motion=0.0), False),
+            (moving, True),
+        ):
+            scene = dataclasses.replace(_scene(style, seed), sprites=())
+            frames = _frames(scene)
+            change = float(np.abs(frames[-1] - frames[0]).mean())
+            assert (change > 1.0) if moves else change == 0, (seed, moves, change)
+
+
+def test_the_camera_path_is_slow_bounded_and_not_periodic():
+    for seed in range(20):
+        camera = camera_path(np.random.default_rng(seed), 200, 0.3, 100)
+        pan, zoom = camera[:, :2], camera[:, 2]
+        assert np.abs(pan).max() <= 0.3 * 100 / 2 + 1e-9
+        assert zoom.min() >= 1 and zoom.max() <= 1.3 + 1e-9
+        steps = np.abs(np.diff(camera, axis=0))
+        assert steps[:, :2].max() <= 0.3 * 100 * np.pi / 2 / 199 + 1e-9  # px per frame
+        for column in camera.T:  # each moves one way only (monotone), or not at all
+            assert np.all(np.diff(column) >= -1e-12) or np.all(np.diff(column) <= 1e-12)
+
+
+def test_a_still_camera_path_renders_as_no_camera_at_all():
+    """The resampling path with no pan and no zoom gives the crop path's pixels exactly, with
+    shake: the two agree on where the view is."""
+    shaky = dataclasses.replace(STILL, shake=0.1, photo_share=1.0, max_distractors=2)
+    scene = _scene(shaky, 3)
+    assert scene.margin > 0 and scene.camera is None
+    still = np.tile([0.0, 0.0, 1.0], (len(scene.gain), 1))
+    assert np.array_equal(_frames(scene), _frames(dataclasses.replace(scene, camera=still)))
+
+
+def test_a_pan_moves_background_and_shapes_together():
+    """Panning 3 pixels right shows what a still camera shows 3 pixels further right, shapes
+    included: the camera moves, the scene does not."""
+    scene = _scene(dataclasses.replace(STILL, photo_share=1.0, max_distractors=2), 5)
+    frames = len(scene.gain)
+    wide = dataclasses.replace(
+        scene,
+        margin=4,
+        background=np.pad(scene.background, ((4, 4), (4, 4), (0, 0)), mode="reflect"),
+    )
+    still = np.tile([0.0, 0.0, 1.0], (frames, 1))
+    panned = still + np.array([3.0, 0.0, 0.0])
+    a = _frames(dataclasses.replace(wide, camera=still))
+    b = _frames(dataclasses.replace(wide, camera=panned))
+    assert np.abs(b[:, :, :-3] - a[:, :, 3:]).max() <= 1
+    assert np.abs(b - a).mean() > 1  # it did move
+
+
+def test_a_zoom_magnifies_background_and_shapes_together():
+    """Zoomed in twice, each 2x2 block of the frame averages to the pixel a still camera shows
+    at the same place in the frame's central half, photo background and shapes alike."""
+    style = dataclasses.replace(STILL, photo_share=1.0, shape_radius=(0.15, 0.2), max_distractors=2)
+    for seed in (6, 7, 8):
+        scene = _scene(style, seed)
+        still = np.tile([0.0, 0.0, 1.0], (len(scene.gain), 1))
+        a = _frames(dataclasses.replace(scene, camera=still))[:, 12:36, 16:48]
+        b = _frames(dataclasses.replace(scene, camera=still * [1.0, 1.0, 2.0]))
+        blocks = b.reshape(len(b), 24, 2, 32, 2, 3).mean(axis=(2, 4))
+        assert np.abs(blocks - a).mean(axis=(1, 2, 3)).max() < 2.5  # levels; 1.3 to 1.8 here
+        assert np.abs(b[:, 12:36, 16:48] - a).mean() > 5  # it did zoom
+
+
+def test_camera_motion_and_photo_shapes_leave_the_annotations_alone(tmp_path):
+    styles = {
+        "plain": TINY,
+        "varied": dataclasses.replace(TINY, camera_motion=0.3, sprite_photo_share=1.0),
+    }
+    written = {
+        name: generate_dataset(tmp_path / name, 3, seed=8, style=s) for name, s in styles.items()
+    }
+    assert [v.count for v in written["plain"]] == [v.count for v in written["varied"]]
+    for plain, varied in zip(written["plain"], written["varied"], strict=True):
+        ends = [
+            np.load(tmp_path / name / "annotations" / f"{v.name}.npy")
+            for name, v in (("plain", plain), ("varied", varied))
+        ]
+        assert np.array_equal(*ends)
+        files = [
+            (tmp_path / name / "videos" / v.file).read_bytes()
+            for name, v in (("plain", plain), ("varied", varied))
+        ]
+        assert files[0] != files[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +263,8 @@ def test_a_style_without_choices_keeps_its_one_size_rate_and_codec(tmp_path):
         ({"codecs": ("mpeg4",), "sizes": ((160, 120), (97, 71))}, "mpeg4 writes only even"),
         ({"sprite_photo_share": 1.5}, "sprite_photo_share must be in"),
         ({"sprite_photo_share": -0.1}, "sprite_photo_share must be in"),
+        ({"camera_motion": -0.1}, "camera_motion must be in"),
+        ({"camera_motion": 2.0}, "camera_motion must be in"),
     ],
 )
 def test_bad_knobs_are_refused_with_a_clear_message(knobs, message):

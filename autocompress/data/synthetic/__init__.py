@@ -7,9 +7,9 @@ same sampler also yields labelled training clips (:func:`make_training_clip`).
 Every video has one *actor*: one or more shapes driven by a shared repetition phase (swinging,
 orbiting, bouncing, pulsing, pendulum swings, colour cycles, with a slowly drifting tempo).
 Around it: a textured or photographic background, non-periodic distractor shapes (any shape
-maybe textured with a photograph), camera shake, flicker, pixel noise, and a lead-in/out where
-the actor glides in or away without repeating. Annotations follow QUVA: the frame indices where
-each repetition ends, so the count is the number of completed ones.
+maybe textured with a photograph), camera shake and a slow pan or zoom, flicker, pixel noise,
+and a lead-in/out where the actor glides in or away without repeating. Annotations follow
+QUVA: the frame indices where each repetition ends, so the count is the number of completed ones.
 
 The pieces, bottom up: ``style`` (the knobs, colours), ``timeline`` (when and how fast it
 repeats), ``sprites`` (actor motions, distractors), ``scene`` (sampling everything), ``render``

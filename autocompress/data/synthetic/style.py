@@ -53,6 +53,9 @@ class SynthStyle:
     # Share of shapes (actors and distractors) filled with a photograph's crop, its detail
     # around the shape's colour, instead of that flat colour: real objects are textured.
     sprite_photo_share: float = 0.0
+    # Largest slow pan (in short sides) and zoom (relative: 1 + it) of the camera across one
+    # video, on top of the shake; each video draws its own up to this, scaled by difficulty.
+    camera_motion: float = 0.0
 
     @property
     def size_choices(self) -> tuple[tuple[int, int], ...]:
@@ -109,6 +112,8 @@ class SynthStyle:
             problems.append(f"crf must be in 0..51 (x264's scale), got {self.crf}")
         if not 0 <= self.sprite_photo_share <= 1:
             problems.append(f"sprite_photo_share must be in [0, 1], got {self.sprite_photo_share}")
+        if not 0 <= self.camera_motion <= 1:
+            problems.append(f"camera_motion must be in [0, 1], got {self.camera_motion}")
         if problems:
             raise ValueError("; ".join(problems))
 
