@@ -1,5 +1,5 @@
 """Videos as varied as real ones: photo-textured shapes, a panning and zooming camera, per-video
-frame sizes, rates and codecs."""
+frame sizes, rates and codecs, and the two varied looks."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from autocompress.data.quva import QuvaDataset
 from autocompress.data.synthetic import (
     CODECS,
     CONTAINERS,
+    HELD_OUT_STYLE,
+    VARIED_STYLE,
+    VARIED_TEST_STYLE,
     SynthStyle,
     generate_dataset,
     write_video,
@@ -244,6 +247,32 @@ def test_a_style_without_choices_keeps_its_one_size_rate_and_codec(tmp_path):
     assert {(v.size, v.fps, v.codec, v.file[-4:]) for v in written} == {
         ((48, 32), 10, "libx264", ".mp4")
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The varied looks
+
+
+def test_the_varied_test_look_differs_from_the_varied_look_in_more_than_the_seed():
+    varied, test = VARIED_STYLE, VARIED_TEST_STYLE
+    assert len(varied.size_choices) > 1 and len(varied.fps_options) > 1 and len(varied.codecs) > 1
+    assert len(test.size_choices) > 1 and len(test.fps_options) > 1 and len(test.codecs) > 1
+    assert varied.sprite_photo_share > 0 and varied.camera_motion > 0
+    assert not set(test.size_choices) & set(varied.size_choices)
+    assert not set(test.fps_options) & set(varied.fps_options)
+    assert set(test.codecs) - set(varied.codecs)
+    assert test.camera_motion > varied.camera_motion
+    assert test.sprite_photo_share > varied.sprite_photo_share
+    assert SynthStyle(size=(224, 126), fps=30, crf=28) == HELD_OUT_STYLE  # as it was
+
+
+@pytest.mark.parametrize("look", [VARIED_STYLE, VARIED_TEST_STYLE])
+def test_the_varied_looks_make_sets_the_loader_reads(tmp_path, look):
+    short = dataclasses.replace(look, frames=(20, 32), periods=(3.0, 6.0))
+    written = generate_dataset(tmp_path, 3, seed=2, style=short)
+    dataset = QuvaDataset(tmp_path, cache=False, verify=32)
+    assert [item.count for item in dataset] == [v.count for v in written]
+    assert all(v.size in look.size_choices and v.codec in look.codecs for v in written)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ QUVA: the frame indices where each repetition ends, so the count is the number o
 The pieces, bottom up: ``style`` (the knobs, colours), ``timeline`` (when and how fast it
 repeats), ``sprites`` (actor motions, distractors), ``scene`` (sampling everything), ``render``
 (pixels, training clips) and ``dataset`` (video + annotation files). A style may offer several
-frame sizes, rates and codecs; each video of a set draws its own.
+frame sizes, rates and codecs; each video of a set draws its own (``VARIED_STYLE``,
+``VARIED_TEST_STYLE``).
 """
 
 from autocompress.data.synthetic.dataset import (
@@ -29,6 +30,8 @@ from autocompress.data.synthetic.style import (
     HELD_OUT_STYLE,
     MOTIONS,
     SHAPES,
+    VARIED_STYLE,
+    VARIED_TEST_STYLE,
     SynthStyle,
 )
 
@@ -38,6 +41,8 @@ __all__ = [
     "HELD_OUT_STYLE",
     "MOTIONS",
     "SHAPES",
+    "VARIED_STYLE",
+    "VARIED_TEST_STYLE",
     "SynthStyle",
     "SynthVideo",
     "TrainingClip",

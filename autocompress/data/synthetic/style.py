@@ -122,6 +122,36 @@ class SynthStyle:
 # scores say how a model chosen on the default look does on videos it was not chosen on.
 HELD_OUT_STYLE = SynthStyle(size=(224, 126), fps=30, crf=28)
 
+# Videos as varied as real ones, for selection, calibration and recovery: photographs behind
+# and on the shapes, a slowly panning or zooming camera, and per video one of several frame
+# sizes (4:3, square, CIF), rates and codecs.
+VARIED_STYLE = SynthStyle(
+    size=(160, 120),
+    sizes=((160, 120), (128, 128), (176, 144)),
+    fps_choices=(15, 24, 25),
+    codecs=("libx264", "mpeg4"),
+    sprite_photo_share=0.5,
+    camera_motion=0.15,
+)
+
+# The varied test look: it differs from VARIED_STYLE in more than its seed, so test scores say
+# how a model chosen on that look does on footage it was not chosen on: other sizes (16:9,
+# portrait) and rates, other codecs, blockier encoding, more photographs, a camera that moves
+# twice as far, more shake and tempo drift.
+VARIED_TEST_STYLE = SynthStyle(
+    size=(224, 126),
+    sizes=((224, 126), (120, 160), (192, 144)),
+    fps=30,
+    fps_choices=(12, 20, 30),
+    codecs=("libx265", "libvpx-vp9", "libx264"),
+    crf=26,
+    photo_share=0.75,
+    sprite_photo_share=0.75,
+    camera_motion=0.3,
+    shake=0.03,
+    tempo_drift=0.25,
+)
+
 
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Vectorised HSV -> RGB; inputs broadcast, output ... x 3."""
