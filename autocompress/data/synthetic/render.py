@@ -42,8 +42,28 @@ class TrainingClip:
     periodic: np.ndarray  # float32, T: 1 where the clip repeats
 
 
-def _draw(canvas: np.ndarray, sprite: Sprite, t: np.ndarray, shake: np.ndarray) -> None:
-    """Composite ``sprite`` into ``canvas`` (frames x H x W x 3, float) in place.
+def _fill(sprite: Sprite, t: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The colour inside ``sprite`` at its own coordinates ``u``, ``v`` (radii, frames x down
+    x across): its colour per frame, plus its photo texture's detail (nearest texel) if any."""
+    color = sprite.color[t].astype(np.float32)
+    if sprite.texture is None:
+        return color[:, None, None, :]
+    texels = sprite.texture.shape[0]
+    to_texel = np.float32(texels / (2 * _REACH))
+    column = np.clip(((u + _REACH) * to_texel).astype(np.int64), 0, texels - 1)
+    row = np.clip(((v + _REACH) * to_texel).astype(np.int64), 0, texels - 1)
+    return np.clip(color[:, None, None, :] + sprite.texture[row, column], 0, 1)
+
+
+def _draw(
+    canvas: np.ndarray,
+    sprite: Sprite,
+    t: np.ndarray,
+    offset: np.ndarray,
+    zoom: np.ndarray | None = None,
+) -> None:
+    """Composite ``sprite`` into ``canvas`` (frames x H x W x 3, float) in place, seen by a
+    camera moved by ``offset`` (frames x 2 pixels) and zoomed by ``zoom`` (frames; None: 1).
 
     Only a window around the shape is computed per frame, which keeps small shapes on big
     frames cheap. Near a border the window slides inwards and still covers the visible part;
@@ -51,11 +71,18 @@ def _draw(canvas: np.ndarray, sprite: Sprite, t: np.ndarray, shake: np.ndarray) 
     """
     count, height, width, _ = canvas.shape
     scale = min(height, width)
-    radius = (sprite.radius[t] * scale).astype(np.float32)
+    radius = sprite.radius[t] * scale
+    cx = sprite.center[t, 0] * scale - offset[:, 0]
+    cy = sprite.center[t, 1] * scale - offset[:, 1]
+    if zoom is not None:  # about the frame's centre
+        radius, cx, cy = (
+            radius * zoom,
+            (cx - width / 2) * zoom + width / 2,
+            (cy - height / 2) * zoom + height / 2,
+        )
+    radius, cx, cy = (value.astype(np.float32) for value in (radius, cx, cy))
     side = 2 * math.ceil(float(radius.max()) * _REACH) + 2
     across, down = min(side, width), min(side, height)
-    cx = (sprite.center[t, 0] * scale - shake[:, 0]).astype(np.float32)
-    cy = (sprite.center[t, 1] * scale - shake[:, 1]).astype(np.float32)
     x0 = np.clip(np.floor(cx).astype(np.int64) - side // 2, 0, width - across)
     y0 = np.clip(np.floor(cy).astype(np.int64) - side // 2, 0, height - down)
     inverse = (1 / radius)[:, None, None]
@@ -63,24 +90,57 @@ def _draw(canvas: np.ndarray, sprite: Sprite, t: np.ndarray, shake: np.ndarray) 
     dy = (y0[:, None] + np.arange(down) + np.float32(0.5) - cy[:, None])[:, :, None] * inverse
     cos = np.cos(sprite.angle[t]).astype(np.float32)[:, None, None]
     sin = np.sin(sprite.angle[t]).astype(np.float32)[:, None, None]
-    distance = _OUTLINES[sprite.shape](cos * dx + sin * dy, cos * dy - sin * dx)
+    u, v = cos * dx + sin * dy, cos * dy - sin * dx
+    distance = _OUTLINES[sprite.shape](u, v)
     alpha = np.clip(0.5 - distance * radius[:, None, None], 0, 1)[..., None]
-    color = sprite.color[t].astype(np.float32)
+    fill = _fill(sprite, t, u, v)
     for i in range(count):
         patch = canvas[i, y0[i] : y0[i] + down, x0[i] : x0[i] + across]
-        patch += alpha[i] * (color[i] - patch)
+        patch += alpha[i] * (fill[i] - patch)
+
+
+def _view(scene: Scene, t: np.ndarray) -> np.ndarray:
+    """The background as the camera sees it in frames ``t``: a window moved by the shake (whole
+    pixels, a crop) or, when the camera moves, panned and zoomed (bilinear resampling)."""
+    shake = scene.shake[t]
+    if scene.camera is None:
+        top_left = shake[:, ::-1] + scene.margin
+        return np.stack(
+            [scene.background[y : y + scene.height, x : x + scene.width] for y, x in top_left]
+        )
+    offset, zoom = scene.camera[t, :2] + shake, scene.camera[t, 2]
+
+    def positions(size: int, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Background index (whole, fraction) under each frame pixel along one axis."""
+        centre = size / 2 + shift[:, None] + scene.margin - 0.5
+        exact = centre + (np.arange(size) + 0.5 - size / 2) / zoom[:, None]
+        whole = np.clip(np.floor(exact).astype(np.int64), 0, None)
+        return whole, (exact - whole).astype(np.float32)[..., None]
+
+    rows, down = positions(scene.height, offset[:, 1])
+    cols, across = positions(scene.width, offset[:, 0])
+    image = scene.background
+    last_row, last_col = image.shape[0] - 1, image.shape[1] - 1
+    frames = np.empty((len(t), scene.height, scene.width, 3), np.float32)
+    for i in range(len(t)):  # whole rows and columns per frame: plain takes, no index grids
+        upper = image.take(rows[i], axis=0)
+        band = upper + down[i, :, None] * (image.take(np.minimum(rows[i] + 1, last_row), 0) - upper)
+        left = band.take(cols[i], axis=1)
+        right = band.take(np.minimum(cols[i] + 1, last_col), axis=1)
+        frames[i] = left + across[i, None] * (right - left)
+    return frames
 
 
 def render(scene: Scene, start: int, stop: int, rng: np.random.Generator) -> np.ndarray:
     """Frames ``start`` to ``stop`` as uint8, frames x H x W x 3."""
     t = np.arange(start, stop)
-    shake = scene.shake[t]
-    top_left = shake[:, ::-1] + scene.margin
-    frames = np.stack(
-        [scene.background[y : y + scene.height, x : x + scene.width] for y, x in top_left]
-    )
+    frames = _view(scene, t)
+    if scene.camera is None:
+        offset, zoom = scene.shake[t], None
+    else:
+        offset, zoom = scene.camera[t, :2] + scene.shake[t], scene.camera[t, 2]
     for sprite in scene.sprites:
-        _draw(frames, sprite, t, shake)
+        _draw(frames, sprite, t, offset, zoom)
     frames *= (scene.gain[t] * 255)[:, None, None, None]
     if scene.noise > 0:
         noise = rng.standard_normal((len(t), scene.height, scene.width, 1), np.float32)

@@ -1,4 +1,5 @@
-"""Sampling a whole scene: background, actors, distractors, camera shake, flicker and noise.
+"""Sampling a whole scene: background, actors, distractors, camera shake and motion, flicker
+and noise.
 
 All of a scene's random draws happen here, before any pixel is drawn, so rendering is plain
 drawing and can go chunk by chunk; only the pixel noise is drawn while rendering.
@@ -22,8 +23,8 @@ class Scene:
     width: int
     height: int
     background: np.ndarray  # (H + 2 margin) x (W + 2 margin) x 3 float32
-    margin: int  # largest camera shake, pixels
-    shake: np.ndarray  # T x 2 integer pixel offsets in [-margin, margin]
+    margin: int  # largest camera shake (plus pan, and a pixel, when the camera moves), pixels
+    shake: np.ndarray  # T x 2 integer pixel offsets
     gain: np.ndarray  # T, global brightness
     noise: float
     sprites: tuple[Sprite, ...]
@@ -31,6 +32,9 @@ class Scene:
     motion: str  # of the first actor, for the video's name
     shape: str
     backdrop: str  # the photograph behind it (autocompress.data.synthetic.photos), or "flat"
+    # The camera's slow pan (x, y in pixels, added to the shake) and zoom (>= 1, about the
+    # frame's centre) per frame, T x 3; None: it only shakes.
+    camera: np.ndarray | None = None
 
 
 def _upsample(grid: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -81,6 +85,28 @@ def _glide(rng: np.random.Generator, frames: int, start: int, end: int) -> np.nd
     return entering[:, None] * vectors[0] + leaving[:, None] * vectors[1]
 
 
+def camera_path(
+    rng: np.random.Generator, frames: int, extent: float, scale: int
+) -> np.ndarray | None:
+    """A slow pan, zoom or both across the whole video, T x 3 (x, y pixels, zoom): up to
+    ``extent`` short sides of travel (centred on the still view) and a zoom up to 1 + ``extent``
+    (in or out), eased in and out so it never jerks and never repeats. It moves the camera, not
+    the action, so the repetitions (and their annotation) stay as they were. None when still.
+    """
+    if extent <= 0:
+        return None
+    amount = extent * rng.random()
+    kind = int(rng.integers(3))  # 0: pan, 1: zoom, 2: both
+    t = np.arange(frames, dtype=np.float64) / max(frames - 1, 1)
+    ease = (1 - np.cos(math.pi * t)) / 2
+    direction = rng.uniform(0, math.tau)
+    travel = amount * scale * (kind != 1) * np.array([math.cos(direction), math.sin(direction)])
+    pan = (ease[:, None] - 0.5) * travel
+    zoom_in = rng.random() < 0.5
+    zoom = 1 + amount * (kind != 0) * (ease if zoom_in else 1 - ease)
+    return np.concatenate([pan, zoom[:, None]], axis=1)
+
+
 def sample_scene(
     rng: np.random.Generator,
     style: SynthStyle,
@@ -93,9 +119,13 @@ def sample_scene(
     scale = min(width, height)
     extent = np.array([width, height]) / scale
     shake_px = round(style.shake * difficulty * rng.random() * scale)
-    background, value, backdrop = _background(
-        rng, style, height + 2 * shake_px, width + 2 * shake_px
-    )
+    camera = camera_path(rng, frames, style.camera_motion * difficulty, scale)
+    # The background reaches as far as shake and pan take the view, and a pixel further for
+    # the interpolation a moving camera needs.
+    margin = shake_px
+    if camera is not None:
+        margin += math.ceil(float(np.abs(camera[:, :2]).max())) + 1
+    background, value, backdrop = _background(rng, style, height + 2 * margin, width + 2 * margin)
 
     rich = rng.random() < difficulty
     actors = int(rng.integers(1, style.max_actors + 1)) if rich else 1
@@ -131,7 +161,7 @@ def sample_scene(
         width=width,
         height=height,
         background=background,
-        margin=shake_px,
+        margin=margin,
         shake=shake,
         gain=gain,
         noise=style.noise * difficulty * rng.random(),
@@ -140,4 +170,5 @@ def sample_scene(
         motion=motions[0],
         shape=shapes[0],
         backdrop=backdrop,
+        camera=camera,
     )

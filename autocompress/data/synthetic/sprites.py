@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autocompress.data.synthetic.photos import PHOTOS, photo_crop
 from autocompress.data.synthetic.style import SynthStyle, color, contrasting
+
+TEXTURE_SIZE = 64  # pixels across a sprite's photo texture
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,20 @@ class Sprite:
     angle: np.ndarray  # T
     radius: np.ndarray  # T, short-side units
     color: np.ndarray  # T x 3 in 0..1
+    # A photograph's detail (zero mean per channel, S x S x 3) added to the colour inside the
+    # shape, in the shape's own frame (it turns and scales with it); None: flat colour.
+    texture: np.ndarray | None = None
+
+
+def photo_texture(rng: np.random.Generator, style: SynthStyle) -> np.ndarray | None:
+    """A sprite's texture: for ``style.sprite_photo_share`` of sprites the detail of a crop of
+    a shipped photograph around its mean, so the sprite keeps its colour (and its contrast with
+    the background) but gains edges and grain; None for the others. Draws nothing from ``rng``
+    when the share is 0, so flat styles sample the same scenes as before the knob existed."""
+    if style.sprite_photo_share == 0 or rng.random() >= style.sprite_photo_share:
+        return None
+    crop = photo_crop(rng, str(rng.choice(PHOTOS)), TEXTURE_SIZE, TEXTURE_SIZE)
+    return (crop - crop.mean(axis=(0, 1))).astype(np.float32)
 
 
 def smooth_walk(rng: np.random.Generator, num_frames: int, dims: int, smooth: int) -> np.ndarray:
@@ -120,7 +137,8 @@ def actor(
     modulations = [name for name in ("pulse", "hue") if name in style.motions and name != motion]
     if modulations and rng.random() < 0.5:  # a second change in the same rhythm
         _MOTIONS[str(rng.choice(modulations))](rng, phase, pose)
-    return Sprite(shape, pose.center, pose.angle, pose.radius, pose.color)
+    texture = photo_texture(rng, style)
+    return Sprite(shape, pose.center, pose.angle, pose.radius, pose.color, texture)
 
 
 def distractor(
@@ -141,4 +159,5 @@ def distractor(
         angle=rng.uniform(0, math.tau) + spin,
         radius=np.full(frames, rng.uniform(*style.shape_radius) * rng.uniform(0.5, 1.1)),
         color=np.tile(fill, (frames, 1)),
+        texture=photo_texture(rng, style),
     )
