@@ -90,7 +90,7 @@ class DataConfig:
     # The test set: it counts front points after the search (autocompress.study.test_set) and
     # is never seen by the search or recovery, so what a study reports is not what it chose
     # its points on. Synthetic: ``test_videos`` from ``test_seed`` in another look
-    # (autocompress.data.synthetic.HELD_OUT_STYLE); None: no test set.
+    # (autocompress.models.repnet.adapter.TEST_STYLE); None: no test set.
     test_videos: int | None = 96
     test_seed: int = 2000  # neither a training seed (< 1000) nor synthetic_seed
     # A folder (``path``), or the digits' images: this share of the items, by a stable hash

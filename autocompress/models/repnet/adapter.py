@@ -5,9 +5,9 @@ the run directory on first use; every video is decoded once up front (so a searc
 a set silently missing an unreadable one). They are split into the selection videos the search
 counts and the test videos it never sees: a folder by a stable hash of each video's name
 (autocompress.data.split), synthetic ones by generating the test set from another seed in
-another look (HELD_OUT_STYLE). Calibration clips are the first 64 frames of the first
-selection videos. The task counts each video (autocompress.models.repnet.counting) and scores
-MAE and OBO.
+another look (SELECTION_STYLE, TEST_STYLE). Calibration clips are the first 64 frames of the
+first selection videos. The task counts each video (autocompress.models.repnet.counting),
+scores MAE and OBO, and reads its fidelity to the uncompressed model from the same passes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from torch import nn
 from autocompress.compression.pipeline import Pipeline
 from autocompress.data.quva import QuvaDataset, Subset, VideoItem
 from autocompress.data.split import split_names
-from autocompress.data.synthetic import HELD_OUT_STYLE, SynthStyle, generate_dataset
+from autocompress.data.synthetic import (
+    VARIED_STYLE,
+    VARIED_TEST_STYLE,
+    SynthStyle,
+    generate_dataset,
+)
 from autocompress.errors import UserError
 from autocompress.models.registry import FAMILIES, ModelSettings
 from autocompress.models.repnet.counting import (
@@ -53,6 +58,12 @@ __all__ = [
 
 
 COUNT_ERRORS = ("mae", "obo")
+# Generated videos as varied as a user's: photographs behind and on the moving shapes, a moving
+# camera, several frame sizes, rates and codecs; the test set in another such look (other
+# sizes, rates and codecs, more camera motion), so it differs from the selection videos in
+# more than its seed (autocompress.data.synthetic.style).
+SELECTION_STYLE = VARIED_STYLE
+TEST_STYLE = VARIED_TEST_STYLE
 FIDELITY_CAP = 0.1  # see RepNetAdapter.default_error_increase
 
 
@@ -111,7 +122,7 @@ def generated_videos(
     """``videos`` synthetic videos of ``seed`` and ``style``, generated under ``run_dir`` on
     first use (the folder names all three, so a changed look is never read from an old set),
     each decoded (into the cache counting reads) at ``size``."""
-    style = style or SynthStyle()
+    style = style or SELECTION_STYLE
     look = hashlib.sha256(repr(style).encode()).hexdigest()[:8]
     generated = run_dir / f"videos-{videos}-seed{seed}-{look}"
     if not (generated / "annotations").is_dir():
@@ -233,7 +244,7 @@ class RepNetAdapter:
             if self.videos is None and self.test_videos is not None:
                 size = PRESETS[self.preset].image_size
                 self._test = generated_videos(
-                    self.run_dir, self.test_videos, self.test_seed, size, HELD_OUT_STYLE
+                    self.run_dir, self.test_videos, self.test_seed, size, TEST_STYLE
                 )
             elif self.videos is not None and self.test_share is not None:
                 everything = self._everything()
@@ -251,9 +262,10 @@ class RepNetAdapter:
 
     def _rule(self) -> str:
         if self.videos is None:
-            style = HELD_OUT_STYLE
-            width, height = style.size
-            return f" (seed {self.test_seed}, {width}x{height} at {style.fps} fps, crf {style.crf})"
+            style = TEST_STYLE
+            sizes = "/".join(f"{width}x{height}" for width, height in style.size_choices)
+            rates = "/".join(map(str, style.fps_options))
+            return f" (seed {self.test_seed}, {sizes} at {rates} fps, {'/'.join(style.codecs)})"
         return f" (a hash of each name puts {self.test_share:.0%} of them there)"
 
     def load(self) -> tuple[nn.Module, str]:
