@@ -31,6 +31,8 @@ from pathlib import Path
 
 from report import commit_line, header, weights_line
 
+from autocompress.models.repnet.adapter import SELECTION_STYLE, TEST_STYLE, generated_videos
+from autocompress.models.repnet.network import PRESETS
 from autocompress.models.repnet.recipe import apply_recipe
 from autocompress.study.config import cap_text
 from autocompress.study.context import SearchContext, build_context, compress
@@ -89,8 +91,26 @@ class Draw:
         return all(self.paired[name][0] <= margin for name, margin in margins.items())
 
 
-def draw(args: argparse.Namespace, seed: int) -> tuple[Draw, SearchContext]:
+def shared_videos(args: argparse.Namespace) -> list[Path]:
+    """The default study's selection and test videos, generated once (the same bytes every
+    study would generate: same seeds, same looks), so no search pays for generating them."""
+    config = resolve_study_config("default", None, {}, None).data
+    folder, size = args.run_dir / "videos", PRESETS["repnet-s"].image_size
+    return [
+        generated_videos(folder, videos, seed, size, style).root
+        for videos, seed, style in (
+            (config.synthetic_videos, config.synthetic_seed, SELECTION_STYLE),
+            (config.test_videos, config.test_seed, TEST_STYLE),
+        )
+    ]
+
+
+def draw(args: argparse.Namespace, seed: int, videos: list[Path]) -> tuple[Draw, SearchContext]:
     run_dir = args.run_dir / f"seed-{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for folder in videos:
+        if not (run_dir / folder.name).exists():
+            (run_dir / folder.name).symlink_to(folder.resolve())
     wall_s, load_before, load_after = run_search(args, seed, run_dir)
     study = load_existing_study("default", None, run_dir)
     context = build_context(resolve_study_config("default", None, {}, None), run_dir, study)
@@ -169,9 +189,9 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # deprecation notices of torch.ao and TorchScript
 
-    draws, context = [], None
+    draws, context, videos = [], None, shared_videos(args)
     for seed in args.seeds:
-        found, context = draw(args, seed)
+        found, context = draw(args, seed, videos)
         draws.append(found)
         print(found, flush=True)
     config = context.config

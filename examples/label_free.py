@@ -9,12 +9,14 @@ from transformers import BertConfig, BertModel
 import autocompress
 
 torch.manual_seed(0)
-model = BertModel(
-    BertConfig(
-        vocab_size=1000, hidden_size=128, num_hidden_layers=4, num_attention_heads=4,
-        intermediate_size=512,
-    )  # fmt: skip
-).eval()
+config = BertConfig(
+    vocab_size=1000,
+    hidden_size=128,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    intermediate_size=512,
+)
+model = BertModel(config).eval()
 ids = torch.randint(0, 1000, (32, 64))  # 32 sentences: the inputs fidelity is averaged over
 mask = torch.ones_like(ids)
 
