@@ -84,8 +84,8 @@ def output_divergence(
     outputs, more the further they move (module notes). ``logits`` forces every output to be
     read as logits (True) or not (False); None decides per output (:func:`logits_like`).
 
-    An output whose shape differs between the two (an embedding a pruning narrowed) cannot be
-    compared and is left out; when none can be, or the structures differ, ValueError.
+    Outputs of another structure or shape (an embedding a pruning narrowed) cannot be
+    compared: ValueError naming the first, not a reading of the others alone.
     """
     reference = named_outputs(reference_outputs)
     compared = named_outputs(outputs)
@@ -95,7 +95,12 @@ def output_divergence(
     items: int | None = None
     parts = []
     for (name, ref), (_, out) in zip(reference, compared, strict=True):
-        if ref.dim() == 0 or ref.shape != out.shape:
+        if ref.shape != out.shape:
+            raise ValueError(
+                f"output {name or len(parts)} changed shape: {tuple(ref.shape)} -> "
+                f"{tuple(out.shape)}"
+            )
+        if ref.dim() == 0:
             continue
         if items is None:
             items = ref.shape[0]
@@ -105,7 +110,7 @@ def output_divergence(
         as_logits = logits_like(name, ref, named_logits) if logits is None else logits
         parts.append(_kl(ref, out) if as_logits else _normalised_squares(ref, out))
     if not parts:
-        raise ValueError("no output of the same shape in both models to compare")
+        raise ValueError("the models have no output with items to compare")
     return torch.stack(parts).mean(0)
 
 
