@@ -203,27 +203,3 @@ def test_cp_speed_is_timed_once_per_machine_and_kept(tmp_path, monkeypatch):
         assert factorize.cp_speed() == speed  # another process reads the machine's speed
     finally:
         factorize.cp_speed.cache_clear()
-
-
-class _Embedder(nn.Module):
-    """Returns its hidden features beside its scores, as an encoder returns its states."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hidden = nn.Linear(8, 16)
-        self.scores = nn.Linear(16, 3)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = torch.relu(self.hidden(x))
-        return hidden, self.scores(hidden)
-
-
-def test_a_pruning_that_narrows_an_output_is_left_out():
-    """Its model is no drop-in replacement, and its outputs cannot be compared."""
-    torch.manual_seed(0)
-    model, inputs = _Embedder().eval(), torch.randn(4, 8)
-    space = SpaceConfig()
-    catalog = LayerCatalog.of(model, space, {}, calibration=inputs)
-    assert "hidden" in catalog.prune_groups
-    reasons = {(i.step, i.name): i.reason for i in dry_run(model, catalog, (inputs,), space)}
-    assert "changes the outputs' shapes ([(1, 16), (1, 3)] -> [(1, " in reasons["prune", "hidden"]

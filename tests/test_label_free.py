@@ -144,3 +144,28 @@ def test_a_point_is_within_a_test_cap_only_when_the_interval_is_narrower():
     noisy = _scores([[0.3], [0.0], [0.4], [0.05]])  # +0.0125 on average, swinging ±0.2
     found = verdict(3, noisy, few, {"mae": 0.03})
     assert not found.within and "cannot tell" in found.reading
+
+
+class _Embedder(nn.Module):
+    """Returns its hidden features beside its scores, as an encoder returns its states."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.hidden = nn.Linear(8, 16)
+        self.scores = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = torch.relu(self.hidden(x))
+        return hidden, self.scores(hidden)
+
+
+def test_a_pruning_that_narrows_an_output_is_left_out_of_a_label_free_search(tmp_path):
+    """Its model is no drop-in replacement, and its outputs cannot be compared."""
+    settings = {**SETTINGS, "space": {"orders": ["P"]}}
+    result = autocompress.search(
+        _Embedder().eval(), torch.randn(8, 8), trials=2, run_dir=tmp_path, settings=settings,
+        progress=False,
+    )  # fmt: skip
+    left_out = result.study.user_attrs["left_out"]
+    assert "changes the outputs' shapes ([(1, 16), (1, 3)] -> [(1, " in left_out

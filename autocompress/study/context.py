@@ -24,8 +24,9 @@ from autocompress.compression.quantization import choose_backend
 from autocompress.errors import UserError
 from autocompress.evaluators.cost import CostEvaluator
 from autocompress.evaluators.exclusive import MachineLock
+from autocompress.evaluators.fidelity import FidelityTask
 from autocompress.evaluators.task import Task, evaluate_task
-from autocompress.inputs import Inputs, as_inputs, repeated
+from autocompress.inputs import Inputs, as_inputs, output_tensors, repeated
 from autocompress.models.adapter import ModelAdapter, study_defaults
 from autocompress.models.registry import adapter_for
 from autocompress.spaces.config import SpaceConfig
@@ -100,14 +101,21 @@ def _left_out(
     calibration: Inputs,
     space: SpaceConfig,
     artifact: str,
+    same_outputs: bool,
 ) -> tuple[LeftOut, ...]:
     """What the model cannot take (the dry run: each choice applied, run, and shipped as the
-    study's ``artifact``), found by the first worker, then stored, and said once."""
+    study's ``artifact``; with ``same_outputs``, giving outputs of the uncompressed model's
+    shapes, which a task that compares outputs needs), found by the first worker, then
+    stored, and said once."""
     artifact_format = ARTIFACT_FORMATS[artifact]
 
     def ships(compressed: nn.Module, sample: Inputs) -> None:
         with torch.no_grad():
             artifact_format.load(artifact_format.serialize(compressed, sample))(*sample)
+            if same_outputs:
+                shapes = [_shapes(m(*sample)) for m in (model, compressed)]
+                if shapes[0] != shapes[1]:
+                    raise ValueError(f"changes the outputs' shapes ({shapes[0]} -> {shapes[1]})")
 
     stored = study.user_attrs.get("left_out")
     if stored is not None:
@@ -117,6 +125,10 @@ def _left_out(
     if left_out:
         logging.getLogger(__name__).info("%s", summary(left_out))
     return left_out
+
+
+def _shapes(outputs: object) -> list[tuple[int, ...]]:
+    return [tuple(tensor.shape) for tensor in output_tensors(outputs)]
 
 
 def study_task(config: StudyConfig, adapter: ModelAdapter) -> Task | None:
@@ -206,9 +218,14 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
     quantizes = any("Q" in order for order in config.space.orders)
     chosen = _quantize_backend(study, config, model, calibration) if quantizes else None
     backend = chosen or config.quantize_backend
+    task = study_task(config, adapter)
+    # A task that compares outputs (fidelity, with no labels) needs them of the same shapes.
+    compares_outputs = isinstance(task, FidelityTask)
     try:
         catalog = LayerCatalog.of(model, config.space, {}, backend, calibration)
-        left_out = _left_out(study, model, catalog, calibration, config.space, config.artifact)
+        left_out = _left_out(
+            study, model, catalog, calibration, config.space, config.artifact, compares_outputs
+        )
         catalog = catalog.without(left_out)
     except ValueError as error:
         raise UserError(str(error)) from error
@@ -218,7 +235,6 @@ def context_of(config: StudyConfig, adapter: ModelAdapter, study: optuna.Study) 
         # Of the layers int8 takes (the dry run): one that fails would fail the ranking.
         sqnr = _sqnr_ranking(study, model, calibration, backend, list(catalog.quantizable))
         catalog = dataclasses.replace(catalog, sqnr_db=sqnr)
-    task = study_task(config, adapter)
     latency = config.latency
     example = repeated(calibration, latency.batch_size)
     evaluator = CostEvaluator(
