@@ -59,7 +59,7 @@ def test_the_warm_start_points_all_replay_on_repnet(model):
     catalog = _catalog(model, space)
     recipe = RepNetAdapter("repnet-s", None, Path("unused")).recipe(model)
     points = warm_start_points(model, catalog, recipe)
-    assert [p.order for p in points] == ["P", "P", "PQ", "T", "PT", "PTQ"]
+    assert [p.order for p in points] == ["Q", "PQ", "P", "P", "PQ", "T", "PT", "PTQ"]
     for point in points:
         trial = optuna.trial.FixedTrial(params_of(point, catalog, space))
         assert suggest_pipeline(trial, catalog, space).steps

@@ -1,5 +1,6 @@
 """Warm start: after the baseline, a new study runs a few pipelines known to do well on most
-models (uniform pruning at a few ratios, pruning with int8, the largest layer factorised), and
+models (int8 alone, uniform pruning at a few ratios, with and without int8, the largest layer
+factorised), and
 the model's own hand-tuned recipe if its adapter has one (RepNet: the case study's), so the
 sampler starts from feasible ground rather than from a random draw over a hundred dimensions.
 They are ordinary trials with enqueued parameters, queued once per study by the worker that
@@ -26,6 +27,8 @@ def warm_start_points(
         return dict.fromkeys(catalog.prune_groups, ratio)
 
     points = [
+        PipelinePoint("Q"),  # int8 alone: the cheapest speed-up, nearly always within the caps
+        PipelinePoint("PQ", prune=uniform(0.1)),
         PipelinePoint("P", prune=uniform(0.25)),
         PipelinePoint("P", prune=uniform(0.4)),
         PipelinePoint("PQ", prune=uniform(0.3)),
