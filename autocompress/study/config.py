@@ -91,7 +91,7 @@ class DataConfig:
     # is never seen by the search or recovery, so what a study reports is not what it chose
     # its points on. Synthetic: ``test_videos`` from ``test_seed`` in another look
     # (autocompress.models.repnet.adapter.TEST_STYLE); None: no test set.
-    test_videos: int | None = 96
+    test_videos: int | None = 192
     test_seed: int = 2000  # neither a training seed (< 1000) nor synthetic_seed
     # A folder (``path``), or the digits' images: this share of the items, by a stable hash
     # of each one's name (autocompress.data.split), is the test set; None: no test set.

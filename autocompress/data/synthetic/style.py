@@ -139,6 +139,7 @@ VARIED_STYLE = SynthStyle(
 # portrait) and rates, other codecs, blockier encoding, more photographs, a camera that moves
 # twice as far, more shake and tempo drift.
 VARIED_TEST_STYLE = SynthStyle(
+    frames=(64, 240),  # shorter: a test set needs many videos more than long ones
     size=(224, 126),
     sizes=((224, 126), (120, 160), (192, 144)),
     fps=30,
