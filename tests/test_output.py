@@ -88,7 +88,7 @@ def test_pareto_counts_each_points_warnings(searched, capsys):
 def test_objective_names_are_stored_for_dashboards(searched):
     """optuna-dashboard and Optuna's plots label the axes with these."""
     study = load_existing_study(STUDY, None, searched[0])
-    assert study.metric_names == ["latency", "size", "fidelity"]
+    assert study.metric_names == ["latency", "size", "mae", "obo"]
 
 
 def test_pareto_without_plotly_draws_the_png_and_says_how_to_get_the_html(
